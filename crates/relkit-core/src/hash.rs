@@ -1,0 +1,267 @@
+//! Streaming hashing: sha256 (with the CPU's SHA extensions where present),
+//! sha512 and blake3, over readers, files and writers, in bounded memory.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use sha2::Digest as _;
+
+use crate::Error;
+use crate::atomic::io_at;
+
+/// Size of the read buffer: large enough to amortise syscalls, small enough
+/// to stay in cache.
+pub const BUF_SIZE: usize = 1 << 20;
+
+/// A hash algorithm relkit can write and check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Algo {
+    /// SHA-256, the default everywhere.
+    #[default]
+    Sha256,
+    /// SHA-512.
+    Sha512,
+    /// BLAKE3 with 256-bit output.
+    Blake3,
+}
+
+impl Algo {
+    /// Lower-case name, as in `sha256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Sha256 => "sha256",
+            Algo::Sha512 => "sha512",
+            Algo::Blake3 => "blake3",
+        }
+    }
+
+    /// The conventional name of the combined checksum file.
+    pub fn sums_file(self) -> &'static str {
+        match self {
+            Algo::Sha256 => "SHA256SUMS",
+            Algo::Sha512 => "SHA512SUMS",
+            Algo::Blake3 => "B3SUMS",
+        }
+    }
+
+    /// Length of a digest in hex characters.
+    pub fn hex_len(self) -> usize {
+        match self {
+            Algo::Sha256 | Algo::Blake3 => 64,
+            Algo::Sha512 => 128,
+        }
+    }
+
+    /// The tag BSD-style lines use (`SHA256 (file) = …`).
+    pub fn bsd_tag(self) -> &'static str {
+        match self {
+            Algo::Sha256 => "SHA256",
+            Algo::Sha512 => "SHA512",
+            Algo::Blake3 => "BLAKE3",
+        }
+    }
+
+    /// Start a streaming hash.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Algo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Algo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+            Algo::Blake3 => Hasher::Blake3(Box::new(blake3::Hasher::new())),
+        }
+    }
+}
+
+impl std::str::FromStr for Algo {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "sha256" => Ok(Algo::Sha256),
+            "sha512" => Ok(Algo::Sha512),
+            "blake3" | "b3" => Ok(Algo::Blake3),
+            _ => Err(Error::invalid(
+                "--algo",
+                format!("`{s}` is not a known algorithm (expected sha256, sha512 or blake3)"),
+            )),
+        }
+    }
+}
+
+/// A running hash of one of the [`Algo`]s.
+#[derive(Clone)]
+pub enum Hasher {
+    /// SHA-256 state.
+    Sha256(sha2::Sha256),
+    /// SHA-512 state.
+    Sha512(sha2::Sha512),
+    /// BLAKE3 state (boxed: it is large).
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl Hasher {
+    /// Feed bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+            Hasher::Blake3(h) => {
+                h.update(data);
+            }
+        }
+    }
+
+    /// Finish and return the lower-case hex digest.
+    pub fn finish_hex(self) -> String {
+        match self {
+            Hasher::Sha256(h) => hex::encode(h.finalize()),
+            Hasher::Sha512(h) => hex::encode(h.finalize()),
+            Hasher::Blake3(h) => h.finalize().to_hex().to_string(),
+        }
+    }
+}
+
+/// A digest and the number of bytes it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    /// Lower-case hex digest.
+    pub hex: String,
+    /// Bytes hashed.
+    pub size: u64,
+}
+
+/// Hash everything `reader` yields, calling `progress` with each chunk size.
+pub fn hash_reader(
+    mut reader: impl Read,
+    algo: Algo,
+    mut progress: impl FnMut(u64),
+) -> io::Result<Digest> {
+    let mut hasher = algo.hasher();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        progress(n as u64);
+    }
+    Ok(Digest {
+        hex: hasher.finish_hex(),
+        size,
+    })
+}
+
+/// Hash a regular file. A missing path, a folder or a special file is an
+/// input error naming the path.
+pub fn hash_file(path: &Path, algo: Algo, progress: impl FnMut(u64)) -> Result<Digest, Error> {
+    let file = open_regular(path)?;
+    hash_reader(file, algo, progress).map_err(|e| io_at(path, e))
+}
+
+/// Open `path` for reading, insisting that it is a regular file (following
+/// symlinks).
+pub fn open_regular(path: &Path) -> Result<fs_err::File, Error> {
+    let meta = match fs_err::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::Missing(path.to_path_buf()));
+        }
+        Err(e) => return Err(Error::Io(e)),
+    };
+    if meta.is_dir() {
+        return Err(Error::NotAFile { path: path.to_path_buf(), what: "is a folder, not a file" });
+    }
+    if !meta.is_file() {
+        return Err(Error::NotAFile { path: path.to_path_buf(), what: "is not a regular file" });
+    }
+    Ok(fs_err::File::open(path)?)
+}
+
+/// A writer that hashes (sha256) and counts everything written through it,
+/// so an output's digest comes from the same pass that writes it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Hasher,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wrap `inner`, hashing with `algo`.
+    pub fn new(inner: W, algo: Algo) -> Self {
+        Self {
+            inner,
+            hasher: algo.hasher(),
+            size: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Flush, then return the inner writer and the digest of what passed.
+    pub fn finish(mut self) -> io::Result<(W, Digest)> {
+        self.inner.flush()?;
+        Ok((
+            self.inner,
+            Digest {
+                hex: self.hasher.finish_hex(),
+                size: self.size,
+            },
+        ))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_vectors() {
+        let d = hash_reader(&b"abc"[..], Algo::Sha256, |_| {}).unwrap();
+        assert_eq!(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(d.size, 3);
+        let d = hash_reader(&b"abc"[..], Algo::Sha512, |_| {}).unwrap();
+        assert!(d.hex.starts_with("ddaf35a193617aba"), "{}", d.hex);
+        let d = hash_reader(&b""[..], Algo::Blake3, |_| {}).unwrap();
+        assert_eq!(d.hex, "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+    }
+
+    #[test]
+    fn writer_matches_reader() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = HashingWriter::new(Vec::new(), Algo::Sha256);
+        for chunk in data.chunks(777) {
+            w.write_all(chunk).unwrap();
+        }
+        let (out, d) = w.finish().unwrap();
+        assert_eq!(out, data);
+        assert_eq!(d, hash_reader(&data[..], Algo::Sha256, |_| {}).unwrap());
+    }
+
+    #[test]
+    fn files_must_be_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = hash_file(&dir.path().join("nope"), Algo::Sha256, |_| {}).unwrap_err();
+        assert!(e.to_string().ends_with("nope`: no such file"), "{e}");
+        let e = hash_file(dir.path(), Algo::Sha256, |_| {}).unwrap_err();
+        assert!(e.to_string().contains("is a folder"), "{e}");
+    }
+}

@@ -1,0 +1,23 @@
+//! Shared types and plumbing for the relkit helpers: targets, versions, the
+//! release manifest, streaming hashing, atomic output, build time, GitHub
+//! Actions I/O and the error conventions every helper follows.
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod buildtime;
+pub mod error;
+pub mod gha;
+pub mod hash;
+pub mod logging;
+pub mod manifest;
+pub mod names;
+pub mod progress;
+pub mod target;
+pub mod version;
+
+pub use error::{Error, Failure, HasFailure};
+
+/// The name and version of relkit itself, recorded in every manifest.
+pub const TOOL_NAME: &str = "relkit";
+/// The version of relkit that wrote an output.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
