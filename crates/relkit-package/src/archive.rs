@@ -1,0 +1,214 @@
+//! Deterministic archive writing: entries sorted, times fixed, owners 0 with
+//! empty names, modes 0755/0644, compressed in the same pass that hashes the
+//! archive bytes.
+
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use relkit_core::hash::{Algo, Digest, HashingWriter};
+use relkit_core::target::ArchiveFormat;
+
+use crate::pargz::ParGzEncoder;
+
+/// gzip level: the speed/size point of `gzip -6`.
+pub const GZIP_LEVEL: u32 = 6;
+/// xz preset.
+pub const XZ_LEVEL: u32 = 6;
+/// zstd level: release archives are written once and downloaded often.
+pub const ZSTD_LEVEL: i32 = 19;
+/// Deflate level for zip entries.
+pub const ZIP_LEVEL: i64 = 6;
+
+/// One entry of an archive, below the top-level folder.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path inside the archive, `/`-separated, including the top folder.
+    pub path: String,
+    /// Where the bytes come from; `None` for a folder.
+    pub source: Option<PathBuf>,
+    /// Size in bytes (0 for folders).
+    pub size: u64,
+    /// Whether to mark it executable (0755) rather than 0644.
+    pub executable: bool,
+}
+
+impl Entry {
+    fn mode(&self) -> u32 {
+        if self.source.is_none() || self.executable {
+            0o755
+        } else {
+            0o644
+        }
+    }
+}
+
+/// What was written for one file entry.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The entry's archive path.
+    pub path: String,
+    /// Digest of its content.
+    pub digest: Digest,
+    /// Executable bit.
+    pub executable: bool,
+}
+
+/// Reads a source and hashes what passes through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: relkit_core::hash::Hasher,
+    size: u64,
+    on_read: Box<dyn FnMut(u64)>,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        (self.on_read)(n as u64);
+        Ok(n)
+    }
+}
+
+fn open_source(entry: &Entry, progress: &indicatif::ProgressBar) -> io::Result<HashingReader<fs_err::File>> {
+    let path = entry.source.as_ref().expect("file entries have a source");
+    let bar = progress.clone();
+    Ok(HashingReader {
+        inner: fs_err::File::open(path)?,
+        hasher: Algo::Sha256.hasher(),
+        size: 0,
+        on_read: Box::new(move |n| bar.inc(n)),
+    })
+}
+
+fn finish_entry(entry: &Entry, r: HashingReader<fs_err::File>) -> io::Result<Written> {
+    if r.size != entry.size {
+        return Err(io::Error::other(format!(
+            "`{}` changed size while being archived",
+            entry.source.as_ref().expect("file").display()
+        )));
+    }
+    Ok(Written {
+        path: entry.path.clone(),
+        digest: Digest {
+            hex: r.hasher.finish_hex(),
+            size: r.size,
+        },
+        executable: entry.executable,
+    })
+}
+
+/// Write `entries` (already sorted) as `format` into `out`, returning the
+/// archive's sha256 and size (from the same pass) and each file's digest.
+pub fn write_archive<W: Write>(
+    out: W,
+    format: ArchiveFormat,
+    entries: &[Entry],
+    mtime: i64,
+    progress: &indicatif::ProgressBar,
+) -> io::Result<(W, Digest, Vec<Written>)> {
+    let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, out), Algo::Sha256);
+    let (hashing, written) = match format {
+        ArchiveFormat::TarGz => {
+            let mut tar = tar::Builder::new(ParGzEncoder::new(hashing, GZIP_LEVEL));
+            let written = append_tar(&mut tar, entries, mtime, progress)?;
+            (tar.into_inner()?.finish()?, written)
+        }
+        ArchiveFormat::TarXz => {
+            let enc = liblzma::write::XzEncoder::new(hashing, XZ_LEVEL);
+            let mut tar = tar::Builder::new(enc);
+            let written = append_tar(&mut tar, entries, mtime, progress)?;
+            (tar.into_inner()?.finish()?, written)
+        }
+        ArchiveFormat::TarZst => {
+            let mut enc = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)?;
+            enc.include_checksum(true)?;
+            enc.include_contentsize(false)?;
+            let mut tar = tar::Builder::new(enc);
+            let written = append_tar(&mut tar, entries, mtime, progress)?;
+            (tar.into_inner()?.finish()?, written)
+        }
+        ArchiveFormat::Zip => write_zip(hashing, entries, mtime, progress)?,
+    };
+    let (buffered, digest) = hashing.finish()?;
+    let out = buffered.into_inner().map_err(io::IntoInnerError::into_error)?;
+    Ok((out, digest, written))
+}
+
+fn append_tar<W: Write>(
+    tar: &mut tar::Builder<W>,
+    entries: &[Entry],
+    mtime: i64,
+    progress: &indicatif::ProgressBar,
+) -> io::Result<Vec<Written>> {
+    let mtime = u64::try_from(mtime).map_err(|_| io::Error::other("build time before 1970"))?;
+    let mut written = Vec::new();
+    for entry in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(mtime);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mode(entry.mode());
+        if entry.source.is_none() {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            tar.append_data(&mut h, &entry.path, io::empty())?;
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(entry.size);
+            let mut r = open_source(entry, progress)?;
+            tar.append_data(&mut h, &entry.path, &mut r)?;
+            written.push(finish_entry(entry, r)?);
+        }
+    }
+    tar.finish()?;
+    Ok(written)
+}
+
+/// Zip's DOS time for `epoch`, clamped to the format's 1980–2107 range.
+pub fn dos_time(epoch: i64) -> zip::DateTime {
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (y, mo, d, h, mi, s) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
+    let min = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).expect("valid DOS time");
+    if y < 1980 {
+        return min;
+    }
+    u16::try_from(y)
+        .ok()
+        .and_then(|y| zip::DateTime::from_date_and_time(y, mo, d, h, mi, s).ok())
+        .unwrap_or_else(|| zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).expect("valid DOS time"))
+}
+
+fn write_zip<W: Write>(
+    out: W,
+    entries: &[Entry],
+    mtime: i64,
+    progress: &indicatif::ProgressBar,
+) -> io::Result<(W, Vec<Written>)> {
+    use zip::write::SimpleFileOptions;
+    let mut zip = zip::ZipWriter::new_stream(out);
+    let when = dos_time(mtime);
+    let mut written = Vec::new();
+    for entry in entries {
+        let opts = SimpleFileOptions::default()
+            .last_modified_time(when)
+            .unix_permissions(entry.mode())
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(ZIP_LEVEL))
+            .large_file(entry.size >= 0xffff_ffff);
+        if entry.source.is_none() {
+            zip.add_directory(entry.path.trim_end_matches('/'), opts)
+                .map_err(io::Error::other)?;
+        } else {
+            zip.start_file(entry.path.as_str(), opts)
+                .map_err(io::Error::other)?;
+            let mut r = open_source(entry, progress)?;
+            io::copy(&mut r, &mut zip)?;
+            written.push(finish_entry(entry, r)?);
+        }
+    }
+    let stream = zip.finish().map_err(io::Error::other)?;
+    Ok((stream.into_inner(), written))
+}
