@@ -1,0 +1,316 @@
+//! relkit-release-upload: publish files as the assets of one GitHub Release,
+//! safely under racing matrix jobs, re-runs, flaky networks and immutable
+//! releases. See [`run`] for the whole flow.
+
+pub mod assets;
+mod flow;
+pub mod github;
+pub mod retry;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use relkit_core::{Failure, HasFailure};
+
+pub use flow::{Options, Outcome, execute};
+pub use github::Token;
+
+/// Upload release assets to GitHub: find or create the draft release for a
+/// tag, upload what is missing, verify every digest, then publish.
+///
+/// Racing runs for one tag converge on one release; a re-run uploads
+/// nothing; transient failures are retried with backoff, honouring
+/// GitHub's rate limits, and after a bounded time the run exits 3.
+#[derive(Debug, Parser)]
+#[command(
+    name = "relkit-release-upload",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// Run only one phase (default: the whole upload).
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+    #[command(flatten)]
+    pub args: Args,
+}
+
+/// Phases that can run on their own, e.g. in different jobs.
+#[derive(Debug, Subcommand)]
+pub enum Mode {
+    /// Find or create the draft release for the tag and print its id (for a
+    /// plan job; later jobs pass it as `--release-id`).
+    CreateDraft(Args),
+    /// Check that the release holds every file with the local sha256, then
+    /// publish it. Uploads nothing.
+    Publish(Args),
+}
+
+/// Arguments shared by every mode.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Repository as OWNER/NAME [default: $GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/NAME", env = "RELKIT_REPO", hide_env_values = true)]
+    pub repo: Option<String>,
+
+    /// Release tag [default: the manifest's tag, else $GITHUB_REF when it is refs/tags/…].
+    #[arg(long, env = "RELKIT_TAG", hide_env_values = true)]
+    pub tag: Option<String>,
+
+    /// API base URL, e.g. https://ghe.example.com/api/v3 [default: $GITHUB_API_URL, else https://api.github.com].
+    #[arg(long, value_name = "URL", env = "RELKIT_API_URL", hide_env_values = true)]
+    pub api_url: Option<String>,
+
+    /// Environment variable holding the token [default: GITHUB_TOKEN, else GH_TOKEN].
+    #[arg(long, value_name = "NAME", env = "RELKIT_TOKEN_ENV", hide_env_values = true)]
+    pub token_env: Option<String>,
+
+    /// Release manifest listing the files (each `file` relative to its folder).
+    #[arg(long, value_name = "FILE", conflicts_with = "files", env = "RELKIT_MANIFEST", hide_env_values = true)]
+    pub manifest: Option<PathBuf>,
+
+    /// Files to upload, each named after its file name.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Leave the release a draft instead of publishing it.
+    #[arg(long)]
+    pub draft: bool,
+
+    /// Mark the release a pre-release; `auto` follows the tag's semver suffix.
+    #[arg(long, value_enum, default_value_t = Prerelease::Auto, value_name = "WHEN")]
+    pub prerelease: Prerelease,
+
+    /// Whether the published release becomes "latest" [default: GitHub's choice].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub make_latest: Option<MakeLatest>,
+
+    /// Release notes from this Markdown file.
+    #[arg(long, value_name = "FILE", conflicts_with = "generate_notes")]
+    pub notes_file: Option<PathBuf>,
+
+    /// Let GitHub generate the release notes.
+    #[arg(long)]
+    pub generate_notes: bool,
+
+    /// Replace remote assets whose content differs from the local file.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Use this release (from `create-draft`) instead of finding one by tag.
+    #[arg(long, value_name = "ID", env = "RELKIT_RELEASE_ID", hide_env_values = true)]
+    pub release_id: Option<u64>,
+
+    /// First retry delay in milliseconds (doubles each retry, with jitter).
+    #[arg(long, hide = true, default_value_t = 1000, env = "RELKIT_RETRY_BASE_MS")]
+    pub retry_base_ms: u64,
+
+    /// Give up retrying after this many seconds in total (exit 3).
+    #[arg(long, hide = true, default_value_t = 600, env = "RELKIT_GIVE_UP_SECS")]
+    pub give_up_secs: u64,
+
+    /// Per-request connect and read timeout in seconds.
+    #[arg(long, hide = true, default_value_t = 60, env = "RELKIT_TIMEOUT_SECS")]
+    pub timeout_secs: u64,
+}
+
+/// When a release is a pre-release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prerelease {
+    /// When the tag has a semver pre-release suffix (`v1.0.0-rc.1`).
+    Auto,
+    /// Always.
+    True,
+    /// Never.
+    False,
+}
+
+/// GitHub's `make_latest` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MakeLatest {
+    /// Make this the latest release.
+    True,
+    /// Do not.
+    False,
+    /// Latest by date and semver, GitHub's legacy rule.
+    Legacy,
+}
+
+impl MakeLatest {
+    fn as_str(self) -> &'static str {
+        match self {
+            MakeLatest::True => "true",
+            MakeLatest::False => "false",
+            MakeLatest::Legacy => "legacy",
+        }
+    }
+}
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input, reported by relkit-core (missing file, bad manifest…).
+    #[error(transparent)]
+    Core(#[from] relkit_core::Error),
+    /// A file is at or over GitHub's 2 GiB limit.
+    #[error("`{}`: {size} bytes is over GitHub's limit of 2 GiB per asset", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
+    /// More than 1000 assets.
+    #[error("{count} assets is more than GitHub's limit of 1000 per release")]
+    TooManyAssets {
+        /// How many were given.
+        count: usize,
+    },
+    /// GitHub would store the asset under another name.
+    #[error("`{}`: GitHub would store it as `{becomes}`, not `{name}`; rename the file to `{becomes}`", path.display())]
+    WouldRename {
+        /// The file.
+        path: PathBuf,
+        /// The asset name we would send.
+        name: String,
+        /// The name GitHub would store.
+        becomes: String,
+    },
+    /// Two files map to one asset name.
+    #[error("asset name `{name}` is used by two files: `{}` and `{}`", first.display(), second.display())]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// A file's size differs from the manifest.
+    #[error("`{}`: {actual} bytes, but `{}` says {expected}", path.display(), manifest.display())]
+    SizeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Size on disk.
+        actual: u64,
+        /// Size in the manifest.
+        expected: u64,
+        /// The manifest.
+        manifest: PathBuf,
+    },
+    /// A file changed while it was being read.
+    #[error("`{}` changed while it was being uploaded", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Remote assets differ from the local files and `--replace` was not given.
+    #[error("release `{tag}` already has assets that differ from the local files: {}; pass --replace to overwrite them", names.join(", "))]
+    Differs {
+        /// The tag.
+        tag: String,
+        /// The differing asset names.
+        names: Vec<String>,
+    },
+    /// A published immutable release cannot take the missing assets.
+    #[error("release `{tag}` (id {id}) is published and immutable, so GitHub accepts no asset changes; {problems}")]
+    Immutable {
+        /// The tag.
+        tag: String,
+        /// The release id.
+        id: u64,
+        /// What is missing or differs.
+        problems: String,
+    },
+    /// Verification before publishing failed; nothing was published.
+    #[error("release `{tag}` (id {id}) was not published: {problems}")]
+    Verify {
+        /// The tag.
+        tag: String,
+        /// The release id.
+        id: u64,
+        /// Every problem found.
+        problems: String,
+        /// Whether the fix is on our side (a missing upload) or remote.
+        failure: Failure,
+    },
+    /// No release to work on.
+    #[error("{0}")]
+    NoRelease(String),
+    /// GitHub answered with an error that retrying will not fix.
+    #[error("{what}: GitHub answered HTTP {status}: {message}")]
+    Api {
+        /// What we were doing.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// GitHub's message.
+        message: String,
+    },
+    /// GitHub kept failing until the retry budget ran out.
+    #[error("{what}: GitHub kept failing ({last}); gave up after {secs}s of retries")]
+    GaveUp {
+        /// What we were doing.
+        what: String,
+        /// The last failure.
+        last: String,
+        /// The retry budget in seconds.
+        secs: u64,
+    },
+    /// A bug or a machine fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl HasFailure for Error {
+    fn failure(&self) -> Failure {
+        match self {
+            Error::Core(e) => e.failure(),
+            Error::Api { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429 => Failure::Input,
+            Error::Api { .. } | Error::GaveUp { .. } => Failure::Remote,
+            Error::Verify { failure, .. } => *failure,
+            Error::Internal(_) => Failure::Internal,
+            _ => Failure::Input,
+        }
+    }
+}
+
+/// Run the helper with the process environment.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    run_with_env(cli, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+/// Run the helper, reading `GITHUB_*` defaults and the token through `env`
+/// (tests pass their own).
+pub fn run_with_env(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let (mode, args) = match cli.mode {
+        None => (flow::Mode::Upload, cli.args),
+        Some(Mode::CreateDraft(a)) => (flow::Mode::CreateDraft, a),
+        Some(Mode::Publish(a)) => (flow::Mode::Publish, a),
+    };
+    // Everything local is checked here, before any request.
+    let opts = Options::resolve(mode, &args, env)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let outcome = runtime.block_on(execute(&opts))?;
+    outcome.report(&opts)
+}
+
+impl Args {
+    fn retry_policy(&self) -> (retry::Policy, Duration) {
+        (
+            retry::Policy::new(Duration::from_millis(self.retry_base_ms), Duration::from_secs(self.give_up_secs)),
+            Duration::from_secs(self.timeout_secs.max(1)),
+        )
+    }
+}
