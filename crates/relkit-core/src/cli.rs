@@ -36,12 +36,18 @@ pub fn usage_exit(e: &clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
+    // clap's message is its first paragraph (some kinds list the missing
+    // arguments on indented lines below it); the usage block follows.
     let rendered = e.render().to_string();
-    let first = rendered
+    let paragraph: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = paragraph.join(" ");
+    let first = joined.strip_prefix("error: ").unwrap_or(&joined);
+    let first = if first.is_empty() { "invalid arguments" } else { first };
     let bin = std::env::args()
         .next()
         .and_then(|a| {

@@ -5,9 +5,10 @@ use crate::Error;
 /// Check that `value` can be used as one path component: non-empty, no
 /// `/` or `\`, not `.` or `..`, no control characters, no leading `-`.
 pub fn check_component(field: &str, value: &str) -> Result<(), Error> {
-    let problem = if value.is_empty() {
-        Some("must not be empty")
-    } else if value == "." || value == ".." || value.contains("..") {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    let problem = if value == "." || value == ".." || value.contains("..") {
         Some("must not contain `..`")
     } else if value.contains('/') || value.contains('\\') {
         Some("must not contain `/` or `\\`")
@@ -34,7 +35,8 @@ mod tests {
     fn rejects_path_tricks() {
         assert!(check_component("--name", "mytool").is_ok());
         assert!(check_component("--name", "my_tool-2.x").is_ok());
-        for bad in ["", ".", "..", "a/b", "a\\b", "../x", "a..b", "a\nb", "-x", "a b"] {
+        assert_eq!(check_component("--name", "").unwrap_err().to_string(), "--name: must not be empty");
+        for bad in [".", "..", "a/b", "a\\b", "../x", "a..b", "a\nb", "-x", "a b"] {
             let e = check_component("--name", bad).unwrap_err().to_string();
             assert!(e.starts_with("--name: `"), "{e}");
         }

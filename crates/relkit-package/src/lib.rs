@@ -25,7 +25,7 @@ use crate::archive::Entry;
 /// DIR/NAME-VERSION-TARGET.part.json. The same inputs and SOURCE_DATE_EPOCH
 /// (default: the commit time of HEAD) give the same bytes on any machine.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "relkit-package", version, max_term_width = 100)]
+#[command(name = "relkit-package", version, disable_version_flag = true, max_term_width = 100)]
 pub struct Cli {
     /// Project name, the first part of the archive name.
     #[arg(long, env = "RELKIT_NAME")]

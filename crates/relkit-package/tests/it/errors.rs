@@ -1,0 +1,134 @@
+//! Every bad input: one clear line on stderr, exit 1, nothing left in the
+//! output folder.
+
+use std::path::Path;
+use std::process::Command;
+
+use relkit_testkit as kit;
+
+/// Run relkit-package in `dir` with `args`, assert it fails cleanly, and
+/// return the rendered output for a snapshot.
+fn fails(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = kit::command(crate::BIN);
+    cmd.current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = kit::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, dir));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out_dir = dir.join("out");
+    assert!(
+        !out_dir.exists() || kit::files_in(&out_dir).is_empty(),
+        "left behind: {:?}",
+        kit::files_in(&out_dir)
+    );
+    kit::render(&out, dir)
+}
+
+fn base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--name", "tool", "--version", "1.0.0", "--target", "x86_64-unknown-linux-gnu", "-o", "out"];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    kit::write(&dir.path().join("tool"), b"bin", 0o755);
+    kit::write(&dir.path().join("other/tool"), b"other", 0o755);
+    fs_err::create_dir(dir.path().join("adir")).unwrap();
+    dir
+}
+
+#[test]
+fn bad_inputs() {
+    let dir = setup();
+    let d = dir.path();
+    std::os::unix::fs::symlink("/etc/hostname", d.join("escape")).unwrap();
+    std::os::unix::fs::symlink("tool", d.join("inside")).unwrap();
+    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+        ("missing_file", base(&["nope"]), vec![]),
+        ("directory_as_binary", base(&["adir"]), vec![]),
+        ("empty_name", vec!["--name", "", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
+        ("name_with_slash", vec!["--name", "a/b", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
+        ("name_with_dotdot", vec!["--name", "..", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
+        ("invalid_version", vec!["--name", "tool", "--version", "1.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
+        ("unknown_target", vec!["--name", "tool", "--version", "1.0.0", "--target", "sparc-sun-os", "-o", "out", "tool"], vec![]),
+        ("unknown_format", base(&["--format", "rar", "tool"]), vec![]),
+        ("same_file_name_twice", base(&["tool", "other/tool"]), vec![]),
+        ("include_clashes_with_binary", base(&["--include", "other/tool", "tool"]), vec![]),
+        ("non_numeric_epoch", base(&["tool"]), vec![("SOURCE_DATE_EPOCH", "yesterday")]),
+        ("symlink_pointing_outside", base(&["escape"]), vec![]),
+        ("missing_include", base(&["--include", "NOPE.md", "tool"]), vec![]),
+        ("no_binaries", base(&[]), vec![]),
+    ];
+    for (name, args, env) in cases {
+        let rendered = fails(d, &args, &env);
+        insta::assert_snapshot!(name, rendered);
+    }
+    // A symlink that stays in its folder is fine.
+    kit::run_ok(kit::command(crate::BIN).current_dir(d).args(base(&["inside"])));
+}
+
+#[test]
+fn output_folder_that_cannot_be_written() {
+    let dir = setup();
+    let d = dir.path();
+    kit::write(&d.join("blocker"), b"a file, not a folder", 0o644);
+    let args = ["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "blocker/out", "tool"];
+    let mut cmd = kit::command(crate::BIN);
+    let out = kit::run(cmd.current_dir(d).args(args));
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(kit::render(&out, d));
+    assert_eq!(fs_err::read(d.join("blocker")).unwrap(), b"a file, not a folder");
+
+    // A read-only folder, as an unprivileged user (root ignores modes).
+    fs_err::create_dir(d.join("ro")).unwrap();
+    kit::set_mode(&d.join("ro"), 0o555);
+    let out = as_unprivileged(d, &["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "ro", "tool"]);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`ro`: cannot write here"), "{stderr}");
+    assert!(kit::files_in(&d.join("ro")).is_empty());
+}
+
+#[test]
+fn unreadable_binary() {
+    let dir = setup();
+    let d = dir.path();
+    kit::set_mode(&d.join("tool"), 0o000);
+    let out = as_unprivileged(d, &["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"]);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(stderr.contains("tool") && stderr.contains("Permission denied"), "{stderr}");
+    assert!(!d.join("out").exists() || kit::files_in(&d.join("out")).is_empty());
+}
+
+/// Run relkit-package as `nobody` when we are root (so file modes bind),
+/// or as ourselves otherwise.
+fn as_unprivileged(dir: &Path, args: &[&str]) -> std::process::Output {
+    kit::set_mode(dir, 0o777);
+    let mut cmd = if kit::is_root() {
+        kit::require("setpriv");
+        let mut c = kit::command("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", crate::BIN]);
+        c
+    } else {
+        kit::command(crate::BIN)
+    };
+    kit::run(cmd.current_dir(dir).args(args))
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = kit::run(kit::command(crate::BIN).arg("--help"));
+    insta::assert_snapshot!("help", kit::render(&help, dir.path()));
+    let usage = kit::run(kit::command(crate::BIN).arg("--bogus"));
+    assert_eq!(usage.status.code(), Some(1));
+    insta::assert_snapshot!("usage_error", kit::render(&usage, dir.path()));
+    let _ = Command::new("true");
+}

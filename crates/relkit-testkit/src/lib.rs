@@ -1,0 +1,130 @@
+//! Helpers for relkit's integration tests: run a helper binary, render its
+//! output for insta snapshots with temp paths filtered out, require the
+//! outside tools the conformance tests drive, and list what a folder holds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A command for `bin` with a clean, deterministic environment: no Actions
+/// variables, a fixed SOURCE_DATE_EPOCH, logging at the default level.
+pub fn command(bin: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_REF",
+        "GITHUB_SHA",
+        "RELKIT_LOG",
+        "RUST_BACKTRACE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("SOURCE_DATE_EPOCH", "1700000000");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Render exit status, stdout and stderr as one text for a snapshot, with
+/// every occurrence of `dir` replaced by `[TEMP]`.
+pub fn render(out: &Output, dir: &Path) -> String {
+    let filter = |s: &[u8]| {
+        let text = String::from_utf8_lossy(s).into_owned();
+        let canon = fs_err::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        text.replace(&canon.display().to_string(), "[TEMP]")
+            .replace(&dir.display().to_string(), "[TEMP]")
+    };
+    format!(
+        "success: {}\nexit_code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+        out.status.success(),
+        out.status.code().map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+        filter(&out.stdout),
+        filter(&out.stderr),
+    )
+}
+
+/// Run `cmd` and return its output, panicking if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Run `cmd` and panic with its output unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Panic with a clear message unless `tool` is on PATH: the conformance
+/// tests must not pass by skipping. `scripts/install-test-tools` installs
+/// every tool they use.
+pub fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    assert!(found, "`{tool}` is not installed: run scripts/install-test-tools");
+}
+
+/// Every file below `dir`, relative, sorted, `/`-separated.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = fs_err::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).expect("below base");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
+pub fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// Write `content` to `path` (creating folders) with unix `mode`.
+pub fn write(path: &Path, content: &[u8], mode: u32) -> PathBuf {
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent).expect("create parent");
+    }
+    fs_err::write(path, content).expect("write file");
+    set_mode(path, mode);
+    path.to_path_buf()
+}
+
+/// Set unix permissions.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Whether the tests run as root (chown and unreadable-file cases differ).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
