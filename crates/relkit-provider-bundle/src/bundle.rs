@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::address::{DEFAULT_HOSTNAME, check_hostname, check_part, check_protocol};
-use crate::gpg::GpgSigner;
 use crate::hashes::{h1, lock_file, zh};
 use crate::zipper::{ZipOutcome, dos_time, write_provider_zip};
+use relkit_sign::openpgp::GpgSigner;
 
 /// The folder under the output folder that holds the unpacked filesystem
 /// mirror (`-plugin-dir` / `filesystem_mirror` root).
@@ -478,9 +478,9 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
         sums_signatures.push(Signature {
             kind: SignatureKind::Openpgp,
             file: sig_name.clone(),
-            key_id: Some(signer.fingerprint().to_owned()),
+            key_id: Some(signer.fingerprint()?),
         });
-        signing_key = Some(signer.fingerprint().to_owned());
+        signing_key = Some(signer.fingerprint()?);
         record(
             sig_name,
             ArtifactKind::Signature,

@@ -9,7 +9,6 @@ use clap::Parser;
 
 pub mod address;
 pub mod bundle;
-pub mod gpg;
 pub mod hashes;
 pub mod zipper;
 
@@ -113,8 +112,8 @@ pub enum Error {
         source: zip::result::ZipError,
     },
     /// Signing `_SHA256SUMS` failed or the signer settings are wrong.
-    #[error("signing: {0}")]
-    Sign(#[from] gpg::GpgError),
+    #[error("signing `_SHA256SUMS`: {0}")]
+    Sign(#[from] relkit_sign::Error),
 }
 
 impl relkit_core::HasFailure for Error {
@@ -122,7 +121,7 @@ impl relkit_core::HasFailure for Error {
         match self {
             Error::Core(e) => e.failure(),
             Error::Zip { .. } => relkit_core::Failure::Internal,
-            Error::Sign(_) => relkit_core::Failure::Input,
+            Error::Sign(e) => e.failure(),
         }
     }
 }
