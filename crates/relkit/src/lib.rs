@@ -1,0 +1,107 @@
+//! relkit: one binary that runs every helper in-process (`relkit package …`
+//! is exactly `relkit-package …`), plus `relkit dist`, the whole local
+//! release, and `relkit plan`, the CI build matrix.
+
+pub mod config;
+pub mod dist;
+
+use clap::{Parser, Subcommand};
+use relkit_core::{Failure, HasFailure};
+
+/// Turn compiled binaries into a verifiable release.
+#[derive(Debug, Parser)]
+#[command(name = "relkit", version, max_term_width = 100)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// relkit's subcommands: each helper, plus dist and plan.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Package, checksum and describe a release locally (see relkit.toml).
+    Dist(dist::DistArgs),
+    /// Write or check checksum files (relkit-checksum).
+    #[command(name = "checksum")]
+    Checksum(relkit_checksum::Cli),
+    /// Package binaries into a reproducible archive (relkit-package).
+    #[command(name = "package")]
+    Package(relkit_package::Cli),
+    /// Create, merge and verify release manifests (relkit-manifest).
+    #[command(name = "manifest")]
+    Manifest(relkit_manifest::Cli),
+    /// Build a Terraform provider bundle (relkit-provider-bundle).
+    #[command(name = "provider-bundle")]
+    ProviderBundle(relkit_provider_bundle::Cli),
+    /// Sign and verify with minisign or gpg (relkit-sign).
+    #[command(name = "sign")]
+    Sign(relkit_sign::Cli),
+}
+
+/// An error from whichever helper ran.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// From relkit-core.
+    #[error(transparent)]
+    Core(#[from] relkit_core::Error),
+    /// From relkit-checksum.
+    #[error(transparent)]
+    Checksum(#[from] relkit_checksum::Error),
+    /// From relkit-package.
+    #[error(transparent)]
+    Package(#[from] relkit_package::Error),
+    /// From relkit-manifest.
+    #[error(transparent)]
+    Manifest(#[from] relkit_manifest::Error),
+    /// relkit.toml is unreadable or invalid.
+    #[error("`{}`: {message}", path.display())]
+    Config {
+        /// The config file.
+        path: std::path::PathBuf,
+        /// What is wrong (with the field, line and column).
+        message: String,
+    },
+    /// From relkit-provider-bundle.
+    #[error(transparent)]
+    Provider(Box<relkit_provider_bundle::Error>),
+    /// From relkit-sign.
+    #[error(transparent)]
+    Sign(Box<relkit_sign::Error>),
+    /// The build command failed.
+    #[error("build for `{target}` failed: `{command}` {status}")]
+    Build {
+        /// The target being built.
+        target: String,
+        /// The command.
+        command: String,
+        /// How it ended.
+        status: String,
+    },
+}
+
+impl HasFailure for Error {
+    fn failure(&self) -> Failure {
+        match self {
+            Error::Core(e) => e.failure(),
+            Error::Checksum(e) => e.failure(),
+            Error::Package(e) => e.failure(),
+            Error::Manifest(e) => e.failure(),
+            Error::Provider(e) => e.failure(),
+            Error::Sign(e) => e.failure(),
+            Error::Config { .. } | Error::Build { .. } => Failure::Input,
+        }
+    }
+}
+
+/// Run a subcommand.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Dist(args) => dist::run(&args),
+        Command::Checksum(c) => Ok(relkit_checksum::run(c)?),
+        Command::Package(c) => Ok(relkit_package::run(c)?),
+        Command::Manifest(c) => Ok(relkit_manifest::run(c)?),
+        Command::ProviderBundle(c) => relkit_provider_bundle::run(c).map_err(|e| Error::Provider(Box::new(e))),
+        Command::Sign(c) => relkit_sign::run(c).map_err(|e| Error::Sign(Box::new(e))),
+    }
+}
