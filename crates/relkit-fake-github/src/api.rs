@@ -676,8 +676,8 @@ async fn browser_download(
         return not_found_response();
     }
     let asset = {
-        let store = lock(&sh.store);
-        store
+        let mut store = lock(&sh.store);
+        let found = store
             .releases
             .values()
             .find(|r| !r.draft && r.tag_name == tag)
@@ -685,9 +685,13 @@ async fn browser_download(
                 r.assets
                     .iter()
                     .filter_map(|a| store.assets.get(a))
-                    .find(|a| a.name == name)
-                    .cloned()
-            })
+                    .find(|a| a.name == name && a.state == "uploaded")
+                    .map(|a| a.id)
+            });
+        found.and_then(|id| store.assets.get_mut(&id)).map(|a| {
+            a.download_count += 1;
+            a.clone()
+        })
     };
     match asset {
         Some(a) => stream_asset(&a).await,
