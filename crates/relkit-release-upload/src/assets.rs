@@ -35,12 +35,24 @@ pub struct LocalAsset {
 
 impl LocalAsset {
     /// An asset whose digest will be computed when first needed.
-    pub fn new(name: String, path: PathBuf, size: u64, target: Option<String>, sha256: Option<String>) -> Self {
+    pub fn new(
+        name: String,
+        path: PathBuf,
+        size: u64,
+        target: Option<String>,
+        sha256: Option<String>,
+    ) -> Self {
         let cell = match sha256 {
             Some(h) => OnceCell::new_with(Some(h)),
             None => OnceCell::new(),
         };
-        LocalAsset { name, path, size, target, sha256: Arc::new(cell) }
+        LocalAsset {
+            name,
+            path,
+            size,
+            target,
+            sha256: Arc::new(cell),
+        }
     }
 
     /// The digest if already known.
@@ -67,7 +79,9 @@ impl LocalAsset {
                 .await
                 .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))??;
                 if digest.size != size {
-                    return Err(Error::Changed { path: self.path.clone() });
+                    return Err(Error::Changed {
+                        path: self.path.clone(),
+                    });
                 }
                 Ok(digest.hex)
             })
@@ -77,12 +91,18 @@ impl LocalAsset {
 }
 
 /// The name GitHub stores for an uploaded file name: it keeps ASCII
-/// letters, digits and `-_.+`, turns every other character into `.`, and
-/// drops leading and trailing periods.
+/// letters, digits and `-_.`, turns every other character into `.` (`+`
+/// and `~` included), and drops leading and trailing periods.
 pub fn github_name(name: &str) -> String {
     let mapped: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+') { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect();
     mapped.trim_matches('.').to_owned()
 }
@@ -97,9 +117,20 @@ pub fn from_manifest(path: &Path) -> Result<(Manifest, Vec<LocalAsset>), Error> 
         let file = base.join(&a.file);
         let size = regular_size(&file)?;
         if size != a.size {
-            return Err(Error::SizeMismatch { path: file, actual: size, expected: a.size, manifest: path.to_path_buf() });
+            return Err(Error::SizeMismatch {
+                path: file,
+                actual: size,
+                expected: a.size,
+                manifest: path.to_path_buf(),
+            });
         }
-        out.push(LocalAsset::new(a.name.clone(), file, size, a.target.clone(), Some(a.sha256.clone())));
+        out.push(LocalAsset::new(
+            a.name.clone(),
+            file,
+            size,
+            a.target.clone(),
+            Some(a.sha256.clone()),
+        ));
     }
     Ok((manifest, out))
 }
@@ -113,7 +144,12 @@ pub fn from_files(files: &[PathBuf]) -> Result<Vec<LocalAsset>, Error> {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| relkit_core::Error::invalid("FILE", format!("`{}` has no file name", file.display())))?;
+                .ok_or_else(|| {
+                    relkit_core::Error::invalid(
+                        "FILE",
+                        format!("`{}` has no file name", file.display()),
+                    )
+                })?;
             Ok(LocalAsset::new(name, file.clone(), size, None, None))
         })
         .collect()
@@ -128,19 +164,32 @@ fn regular_size(path: &Path) -> Result<u64, Error> {
 /// Refuse what GitHub would refuse or silently change, before any request.
 pub fn check(assets: &[LocalAsset]) -> Result<(), Error> {
     if assets.len() > MAX_ASSETS {
-        return Err(Error::TooManyAssets { count: assets.len() });
+        return Err(Error::TooManyAssets {
+            count: assets.len(),
+        });
     }
     let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
     for a in assets {
         if let Some(first) = seen.insert(&a.name, &a.path) {
-            return Err(Error::DuplicateName { name: a.name.clone(), first: first.to_path_buf(), second: a.path.clone() });
+            return Err(Error::DuplicateName {
+                name: a.name.clone(),
+                first: first.to_path_buf(),
+                second: a.path.clone(),
+            });
         }
         let stored = github_name(&a.name);
         if stored != a.name {
-            return Err(Error::WouldRename { path: a.path.clone(), name: a.name.clone(), becomes: stored });
+            return Err(Error::WouldRename {
+                path: a.path.clone(),
+                name: a.name.clone(),
+                becomes: stored,
+            });
         }
         if a.size >= MAX_ASSET_SIZE {
-            return Err(Error::TooLarge { path: a.path.clone(), size: a.size });
+            return Err(Error::TooLarge {
+                path: a.path.clone(),
+                size: a.size,
+            });
         }
     }
     Ok(())
@@ -152,25 +201,43 @@ mod tests {
 
     #[test]
     fn github_renames_like_github() {
-        assert_eq!(github_name("tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"), "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz");
+        assert_eq!(
+            github_name("tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"),
+            "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"
+        );
         assert_eq!(github_name("My App (x64).msi"), "My.App..x64..msi");
         assert_eq!(github_name(".hidden"), "hidden");
         assert_eq!(github_name("a~b"), "a.b");
         assert_eq!(github_name("crème.zip"), "cr.me.zip");
-        assert_eq!(github_name("v1.0.0+build.5.zip"), "v1.0.0+build.5.zip");
+        assert_eq!(github_name("v1.0.0+build.5.zip"), "v1.0.0.build.5.zip");
     }
 
     #[test]
     fn check_refuses_before_any_request() {
-        let a = |name: &str, path: &str, size| LocalAsset::new(name.into(), path.into(), size, None, None);
+        let a = |name: &str, path: &str, size| {
+            LocalAsset::new(name.into(), path.into(), size, None, None)
+        };
         assert!(check(&[a("x.tar.gz", "d/x.tar.gz", 3)]).is_ok());
-        let e = check(&[a("x", "a/x", 1), a("x", "b/x", 1)]).unwrap_err().to_string();
+        let e = check(&[a("x", "a/x", 1), a("x", "b/x", 1)])
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "asset name `x` is used by two files: `a/x` and `b/x`");
-        let e = check(&[a("my file", "my file", 1)]).unwrap_err().to_string();
+        let e = check(&[a("my file", "my file", 1)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("GitHub would store it as `my.file`"), "{e}");
-        let e = check(&[a("big", "big", MAX_ASSET_SIZE)]).unwrap_err().to_string();
+        let e = check(&[a("big", "big", MAX_ASSET_SIZE)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 GiB"), "{e}");
-        let many: Vec<_> = (0..=MAX_ASSETS).map(|i| a(&format!("f{i}"), "f", 1)).collect();
-        assert!(check(&many).unwrap_err().to_string().contains("1001 assets"));
+        let many: Vec<_> = (0..=MAX_ASSETS)
+            .map(|i| a(&format!("f{i}"), "f", 1))
+            .collect();
+        assert!(
+            check(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("1001 assets")
+        );
     }
 }

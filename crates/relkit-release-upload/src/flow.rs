@@ -81,7 +81,11 @@ pub struct Options {
 
 impl Options {
     /// Resolve arguments and environment, refusing bad input before any request.
-    pub fn resolve(mode: Mode, args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+    pub fn resolve(
+        mode: Mode,
+        args: &Args,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let (manifest, local) = match (&args.manifest, args.files.is_empty()) {
             (Some(m), _) => {
                 let (manifest, local) = assets::from_manifest(m)?;
@@ -92,52 +96,90 @@ impl Options {
         };
         if local.is_empty() && mode != Mode::CreateDraft {
             return Err(relkit_core::Error::invalid(
-                "FILE",
-                if args.manifest.is_some() { "the manifest lists no artifacts" } else { "nothing to upload: give --manifest FILE or FILE…" },
+                "FILE…",
+                if args.manifest.is_some() {
+                    "the manifest lists no artifacts"
+                } else {
+                    "nothing to upload: give --manifest FILE or the files"
+                },
             )
             .into());
         }
         assets::check(&local)?;
 
-        let tag = match (&args.tag, manifest.as_ref().and_then(|m| m.tag.clone()), env("GITHUB_REF")) {
+        let tag = match (
+            &args.tag,
+            manifest.as_ref().and_then(|m| m.tag.clone()),
+            env("GITHUB_REF"),
+        ) {
             (Some(t), _, _) => Some(t.clone()),
             (None, Some(t), _) => Some(t),
             (None, None, Some(r)) => match r.strip_prefix("refs/tags/") {
                 Some(t) => Some(t.to_owned()),
                 None if args.release_id.is_some() => None,
                 None => {
-                    return Err(relkit_core::Error::invalid("--tag", format!("not given, and GITHUB_REF `{r}` is not a tag")).into());
+                    return Err(relkit_core::Error::invalid(
+                        "--tag",
+                        format!("not given, and GITHUB_REF `{r}` is not a tag"),
+                    )
+                    .into());
                 }
             },
             (None, None, None) if args.release_id.is_some() => None,
             (None, None, None) => {
-                return Err(relkit_core::Error::invalid("--tag", "not given, and GITHUB_REF is not set").into());
+                return Err(relkit_core::Error::invalid(
+                    "--tag",
+                    "not given, and GITHUB_REF is not set",
+                )
+                .into());
             }
         };
         if let Some(t) = &tag
             && (t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
-            return Err(relkit_core::Error::invalid("--tag", format!("`{t}` is not a valid tag name")).into());
+            return Err(relkit_core::Error::invalid(
+                "--tag",
+                format!("`{t}` is not a valid tag name"),
+            )
+            .into());
         }
 
         let repo_full = args
             .repo
             .clone()
             .or_else(|| env("GITHUB_REPOSITORY"))
-            .ok_or_else(|| relkit_core::Error::invalid("--repo", "not given, and GITHUB_REPOSITORY is not set"))?;
+            .ok_or_else(|| {
+                relkit_core::Error::invalid("--repo", "not given, and GITHUB_REPOSITORY is not set")
+            })?;
         let (owner, repo) = split_repo(&repo_full)?;
 
-        let api_raw = args.api_url.clone().or_else(|| env("GITHUB_API_URL")).unwrap_or_else(|| "https://api.github.com".to_owned());
+        let api_raw = args
+            .api_url
+            .clone()
+            .or_else(|| env("GITHUB_API_URL"))
+            .unwrap_or_else(|| "https://api.github.com".to_owned());
         let api_url = Url::parse(&api_raw)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| relkit_core::Error::invalid("--api-url", format!("`{api_raw}` is not an http(s) URL")))?;
+            .ok_or_else(|| {
+                relkit_core::Error::invalid(
+                    "--api-url",
+                    format!("`{api_raw}` is not an http(s) URL"),
+                )
+            })?;
 
         let token = match &args.token_env {
-            Some(name) => env(name).ok_or_else(|| relkit_core::Error::invalid("--token-env", format!("`{name}` is not set or empty")))?,
-            None => env("GITHUB_TOKEN").or_else(|| env("GH_TOKEN")).ok_or_else(|| {
-                relkit_core::Error::invalid("token", "set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env")
+            Some(name) => env(name).ok_or_else(|| {
+                relkit_core::Error::invalid("--token-env", format!("`{name}` is not set or empty"))
             })?,
+            None => env("GITHUB_TOKEN")
+                .or_else(|| env("GH_TOKEN"))
+                .ok_or_else(|| {
+                    relkit_core::Error::invalid(
+                        "token",
+                        "set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
+                    )
+                })?,
         };
         gha::mask(&token);
 
@@ -182,7 +224,13 @@ impl Options {
 }
 
 fn split_repo(s: &str) -> Result<(String, String), Error> {
-    let ok = |p: &str| !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p != "."
+            && p != ".."
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
     match s.split_once('/') {
         Some((o, n)) if ok(o) && ok(n) => Ok((o.to_owned(), n.to_owned())),
         _ => Err(relkit_core::Error::invalid("--repo", format!("`{s}` is not OWNER/NAME")).into()),
@@ -206,14 +254,27 @@ pub struct Outcome {
 
 /// Run the remote part of a resolved run.
 pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
-    let gh = GitHub::new(&opts.api_url, &opts.owner, &opts.repo, opts.token.clone(), opts.policy.clone(), opts.timeout)?;
+    let gh = GitHub::new(
+        &opts.api_url,
+        &opts.owner,
+        &opts.repo,
+        opts.token.clone(),
+        opts.policy.clone(),
+        opts.timeout,
+    )?;
     let create = opts.mode != Mode::Publish;
     let release = match opts.release_id {
         Some(id) => by_id(&gh, opts, id).await?,
         None => find_or_create(&gh, opts, create).await?,
     };
     let tag = opts.tag_or(&release);
-    let mut outcome = Outcome { release, assets: Vec::new(), uploaded: 0, skipped: 0, published: false };
+    let mut outcome = Outcome {
+        release,
+        assets: Vec::new(),
+        uploaded: 0,
+        skipped: 0,
+        published: false,
+    };
     match opts.mode {
         Mode::CreateDraft => return Ok(outcome),
         Mode::Upload => {
@@ -224,7 +285,11 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
         }
         Mode::Publish => {}
     }
-    let failure = if opts.mode == Mode::Publish { Failure::Input } else { Failure::Remote };
+    let failure = if opts.mode == Mode::Publish {
+        Failure::Input
+    } else {
+        Failure::Remote
+    };
     outcome.assets = verify(&gh, opts, &outcome.release, &tag, failure).await?;
     if outcome.release.draft && !opts.draft {
         let mut body = json!({ "draft": false, "prerelease": opts.prerelease });
@@ -246,14 +311,20 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
 }
 
 async fn by_id(gh: &GitHub, opts: &Options, id: u64) -> Result<Release, Error> {
-    let r = gh
-        .get_release(id)
-        .await?
-        .ok_or_else(|| Error::NoRelease(format!("--release-id: release {id} does not exist in `{}/{}`", opts.owner, opts.repo)))?;
+    let r = gh.get_release(id).await?.ok_or_else(|| {
+        Error::NoRelease(format!(
+            "--release-id: release {id} does not exist in `{}/{}`",
+            opts.owner, opts.repo
+        ))
+    })?;
     if let Some(t) = &opts.tag
         && *t != r.tag_name
     {
-        return Err(relkit_core::Error::invalid("--release-id", format!("release {id} is for tag `{}`, not `{t}`", r.tag_name)).into());
+        return Err(relkit_core::Error::invalid(
+            "--release-id",
+            format!("release {id} is for tag `{}`, not `{t}`", r.tag_name),
+        )
+        .into());
     }
     Ok(r)
 }
@@ -269,8 +340,15 @@ fn pick(candidates: &[Release]) -> Option<&Release> {
 }
 
 async fn find_or_create(gh: &GitHub, opts: &Options, create: bool) -> Result<Release, Error> {
-    let tag = opts.tag.as_deref().expect("a tag is resolved when no release id is given");
-    let for_tag = |all: Vec<Release>| all.into_iter().filter(|r| r.tag_name == tag).collect::<Vec<_>>();
+    let tag = opts
+        .tag
+        .as_deref()
+        .expect("a tag is resolved when no release id is given");
+    let for_tag = |all: Vec<Release>| {
+        all.into_iter()
+            .filter(|r| r.tag_name == tag)
+            .collect::<Vec<_>>()
+    };
     let mut candidates = for_tag(gh.list_releases().await?);
     if candidates.is_empty() {
         if !create {
@@ -279,7 +357,8 @@ async fn find_or_create(gh: &GitHub, opts: &Options, create: bool) -> Result<Rel
                 opts.owner, opts.repo
             )));
         }
-        let mut body = json!({ "tag_name": tag, "name": tag, "draft": true, "prerelease": opts.prerelease });
+        let mut body =
+            json!({ "tag_name": tag, "name": tag, "draft": true, "prerelease": opts.prerelease });
         if let Some(n) = &opts.notes {
             body["body"] = json!(n);
         }
@@ -301,10 +380,16 @@ async fn find_or_create(gh: &GitHub, opts: &Options, create: bool) -> Result<Rel
     let chosen = pick(&candidates).expect("candidates are not empty").clone();
     for other in candidates.iter().filter(|r| r.draft && r.id != chosen.id) {
         if other.assets.is_empty() {
-            info!("deleting empty duplicate draft {} for `{tag}` (keeping {})", other.id, chosen.id);
+            info!(
+                "deleting empty duplicate draft {} for `{tag}` (keeping {})",
+                other.id, chosen.id
+            );
             gh.delete_release(other.id).await?;
         } else {
-            warn!("draft {} for `{tag}` also exists and holds assets; left alone (using {})", other.id, chosen.id);
+            warn!(
+                "draft {} for `{tag}` also exists and holds assets; left alone (using {})",
+                other.id, chosen.id
+            );
         }
     }
     info!(
@@ -332,7 +417,13 @@ type Todo = Vec<(LocalAsset, Option<Asset>)>;
 
 /// Decide what to upload; refuse differing assets without `--replace`, and
 /// any change to a published immutable release.
-async fn plan(gh: &GitHub, opts: &Options, release: &Release, tag: &str, remote: &[Asset]) -> Result<(Todo, usize), Error> {
+async fn plan(
+    gh: &GitHub,
+    opts: &Options,
+    release: &Release,
+    tag: &str,
+    remote: &[Asset],
+) -> Result<(Todo, usize), Error> {
     let by_name: BTreeMap<&str, &Asset> = remote.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut todo = Vec::new();
     let (mut missing, mut differs, mut skipped) = (Vec::new(), Vec::new(), 0);
@@ -359,12 +450,22 @@ async fn plan(gh: &GitHub, opts: &Options, release: &Release, tag: &str, remote:
             problems.push(format!("missing: {}", missing.join(", ")));
         }
         if !differs.is_empty() {
-            problems.push(format!("differ from the local files: {}", differs.join(", ")));
+            problems.push(format!(
+                "differ from the local files: {}",
+                differs.join(", ")
+            ));
         }
-        return Err(Error::Immutable { tag: tag.to_owned(), id: release.id, problems: problems.join("; ") });
+        return Err(Error::Immutable {
+            tag: tag.to_owned(),
+            id: release.id,
+            problems: problems.join("; "),
+        });
     }
     if !differs.is_empty() && !opts.replace {
-        return Err(Error::Differs { tag: tag.to_owned(), names: differs });
+        return Err(Error::Differs {
+            tag: tag.to_owned(),
+            names: differs,
+        });
     }
     if skipped > 0 {
         info!("{skipped} asset(s) already uploaded with the same sha256; skipping them");
@@ -381,7 +482,13 @@ fn upload_url(release: &Release) -> Result<Url, Error> {
     })
 }
 
-async fn upload_all(gh: &GitHub, opts: &Options, release: &Release, tag: &str, todo: Todo) -> Result<usize, Error> {
+async fn upload_all(
+    gh: &GitHub,
+    opts: &Options,
+    release: &Release,
+    tag: &str,
+    todo: Todo,
+) -> Result<usize, Error> {
     if todo.is_empty() {
         return Ok(0);
     }
@@ -411,15 +518,72 @@ async fn upload_all(gh: &GitHub, opts: &Options, release: &Release, tag: &str, t
 }
 
 /// Upload one asset until it is there with the right digest. Returns whether
-/// this run uploaded it (false: a racing run did).
-async fn upload_one(gh: &GitHub, opts: &Options, url: &Url, tag: &str, asset: &LocalAsset, leftover: Option<Asset>) -> Result<bool, Error> {
-    if let Some(old) = leftover {
-        info!("deleting `{}` (state `{}`) before uploading", old.name, old.state);
-        gh.delete_asset(&old).await?;
-    }
+/// this run uploaded it (false: a racing run did). `existing` is the remote
+/// asset of that name seen when planning.
+///
+/// A remote asset that is not `uploaded` is either a leftover of a failed
+/// upload or a racing run's upload in progress (GitHub shows both as
+/// `starter`). Deleting it at once would kill the racer's upload, so it is
+/// deleted only when seen unchanged twice, a grace period apart.
+async fn upload_one(
+    gh: &GitHub,
+    opts: &Options,
+    url: &Url,
+    tag: &str,
+    asset: &LocalAsset,
+    existing: Option<Asset>,
+) -> Result<bool, Error> {
     let what = format!("uploading `{}`", asset.name);
+    let release = release_id(url);
+    let mut existing = existing;
     let mut attempt = 0;
+    let mut suspect: Option<u64> = None;
+    let mut look = false;
     loop {
+        if look {
+            existing = gh
+                .list_assets(release)
+                .await?
+                .into_iter()
+                .find(|a| a.name == asset.name);
+        }
+        look = true;
+        if let Some(e) = existing.take() {
+            if e.is_uploaded() {
+                if same(gh, asset, &e).await? {
+                    info!("`{}` is already uploaded with the same sha256", asset.name);
+                    return Ok(false);
+                }
+                if !opts.replace {
+                    return Err(Error::Differs {
+                        tag: tag.to_owned(),
+                        names: vec![asset.name.clone()],
+                    });
+                }
+                info!("replacing `{}`", e.name);
+                gh.delete_asset(&e).await?;
+            } else if suspect == Some(e.id) {
+                info!(
+                    "deleting leftover `{}` (state `{}`, id {})",
+                    e.name, e.state, e.id
+                );
+                gh.delete_asset(&e).await?;
+            } else {
+                suspect = Some(e.id);
+                // Long enough for a racing upload of this size to finish.
+                let grace = Duration::from_millis(asset.size / 4096).min(Duration::from_secs(60));
+                let failed = Failed {
+                    reason: format!(
+                        "`{}` is in state `{}` (a failed or a racing upload)",
+                        e.name, e.state
+                    ),
+                    server_wait: (grace > Duration::from_millis(10)).then_some(grace),
+                };
+                gh.backoff(&what, attempt, &failed).await?;
+                attempt += 1;
+                continue;
+            }
+        }
         let failed = match gh.upload_once(url, asset).await? {
             UploadAttempt::Done(remote, sent) => {
                 let expected = asset.record_sha256(sent.clone());
@@ -442,13 +606,15 @@ async fn upload_one(gh: &GitHub, opts: &Options, url: &Url, tag: &str, asset: &L
                 }
             }
             UploadAttempt::Transient(f) => f,
-            UploadAttempt::Refused(resp) if resp.already_exists() => Failed {
-                reason: "an asset of that name already exists".into(),
+            // A racing run (or our own attempt whose answer was lost) holds
+            // the name; a 404 means a racer deleted our upload in progress.
+            UploadAttempt::Refused(resp) if resp.already_exists() || resp.status == 404 => Failed {
+                reason: format!("HTTP {} {}", resp.status, resp.message()),
                 server_wait: None,
             },
             UploadAttempt::Refused(resp) => {
                 // A racing run may have published an immutable release.
-                if let Some(r) = gh.get_release(release_id(url)).await?
+                if let Some(r) = gh.get_release(release).await?
                     && r.immutable
                     && !r.draft
                 {
@@ -461,22 +627,8 @@ async fn upload_one(gh: &GitHub, opts: &Options, url: &Url, tag: &str, asset: &L
                 return Err(api_error(&what, &resp));
             }
         };
-        // A racing run, or our own attempt whose answer was lost, may have
-        // left the asset: complete, partial, or different.
         gh.backoff(&what, attempt, &failed).await?;
         attempt += 1;
-        let remote = gh.list_assets(release_id(url)).await?;
-        if let Some(existing) = remote.iter().find(|a| a.name == asset.name) {
-            if same(gh, asset, existing).await? {
-                info!("`{}` is already uploaded with the same sha256", asset.name);
-                return Ok(false);
-            }
-            if existing.is_uploaded() && !opts.replace {
-                return Err(Error::Differs { tag: tag.to_owned(), names: vec![asset.name.clone()] });
-            }
-            info!("deleting `{}` (state `{}`) before retrying", existing.name, existing.state);
-            gh.delete_asset(existing).await?;
-        }
     }
 }
 
@@ -485,14 +637,22 @@ fn release_id(url: &Url) -> u64 {
     url.path_segments()
         .and_then(|s| {
             let segs: Vec<&str> = s.collect();
-            segs.iter().rposition(|s| *s == "releases").and_then(|i| segs.get(i + 1)?.parse().ok())
+            segs.iter()
+                .rposition(|s| *s == "releases")
+                .and_then(|i| segs.get(i + 1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
 /// Every local file must be on the release, fully uploaded, with the local
 /// sha256. Lists every problem.
-async fn verify(gh: &GitHub, opts: &Options, release: &Release, tag: &str, failure: Failure) -> Result<Vec<(LocalAsset, Asset)>, Error> {
+async fn verify(
+    gh: &GitHub,
+    opts: &Options,
+    release: &Release,
+    tag: &str,
+    failure: Failure,
+) -> Result<Vec<(LocalAsset, Asset)>, Error> {
     let remote = gh.list_assets(release.id).await?;
     let by_name: BTreeMap<&str, &Asset> = remote.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut problems = Vec::new();
@@ -503,9 +663,15 @@ async fn verify(gh: &GitHub, opts: &Options, release: &Release, tag: &str, failu
             continue;
         };
         if !r.is_uploaded() {
-            problems.push(format!("`{}` is in state `{}`, not uploaded", local.name, r.state));
+            problems.push(format!(
+                "`{}` is in state `{}`, not uploaded",
+                local.name, r.state
+            ));
         } else if r.size != local.size {
-            problems.push(format!("`{}` is {} bytes on GitHub but {} locally", local.name, r.size, local.size));
+            problems.push(format!(
+                "`{}` is {} bytes on GitHub but {} locally",
+                local.name, r.size, local.size
+            ));
         } else {
             let mine = local.sha256().await?;
             let theirs = match r.sha256() {
@@ -515,15 +681,26 @@ async fn verify(gh: &GitHub, opts: &Options, release: &Release, tag: &str, failu
             if mine == theirs {
                 out.push((local.clone(), (*r).clone()));
             } else {
-                problems.push(format!("`{}` has sha256 {theirs} on GitHub but {mine} locally", local.name));
+                problems.push(format!(
+                    "`{}` has sha256 {theirs} on GitHub but {mine} locally",
+                    local.name
+                ));
             }
         }
     }
     if problems.is_empty() {
-        info!("verified {} asset(s) of `{tag}` against the local sha256", out.len());
+        info!(
+            "verified {} asset(s) of `{tag}` against the local sha256",
+            out.len()
+        );
         Ok(out)
     } else {
-        Err(Error::Verify { tag: tag.to_owned(), id: release.id, problems: problems.join("; "), failure })
+        Err(Error::Verify {
+            tag: tag.to_owned(),
+            id: release.id,
+            problems: problems.join("; "),
+            failure,
+        })
     }
 }
 

@@ -44,8 +44,12 @@ impl Token {
         Token(value)
     }
     fn bearer(&self) -> Result<HeaderValue, Error> {
-        let mut v = HeaderValue::from_str(&format!("Bearer {}", self.0))
-            .map_err(|_| relkit_core::Error::invalid("token", "contains characters not allowed in an HTTP header"))?;
+        let mut v = HeaderValue::from_str(&format!("Bearer {}", self.0)).map_err(|_| {
+            relkit_core::Error::invalid(
+                "token",
+                "contains characters not allowed in an HTTP header",
+            )
+        })?;
         v.set_sensitive(true);
         Ok(v)
     }
@@ -131,13 +135,27 @@ impl Resp {
     /// GitHub's error message, with validation codes such as `already_exists`.
     pub fn message(&self) -> String {
         let Ok(v) = serde_json::from_str::<Value>(&self.body) else {
-            return self.body.chars().take(200).collect::<String>().trim().to_owned();
+            return self
+                .body
+                .chars()
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_owned();
         };
-        let mut msg = v.get("message").and_then(Value::as_str).unwrap_or("").to_owned();
+        let mut msg = v
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let codes: Vec<&str> = v
             .get("errors")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|e| e.get("code").and_then(Value::as_str)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.get("code").and_then(Value::as_str))
+                    .collect()
+            })
             .unwrap_or_default();
         if !codes.is_empty() {
             let _ = write!(msg, " ({})", codes.join(", "));
@@ -174,7 +192,14 @@ pub struct GitHub {
 
 impl GitHub {
     /// A client for `owner/name` at `api` (GitHub.com or GHES's `/api/v3`).
-    pub fn new(api: &Url, owner: &str, name: &str, token: Token, policy: Policy, timeout: Duration) -> Result<Self, Error> {
+    pub fn new(
+        api: &Url,
+        owner: &str,
+        name: &str,
+        token: Token,
+        policy: Policy,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
         let base = api.as_str().trim_end_matches('/');
         let octo = Octocrab::builder()
             .base_uri(base)
@@ -184,7 +209,10 @@ impl GitHub {
             .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
             .set_connect_timeout(Some(timeout))
             .set_read_timeout(Some(timeout))
-            .add_header(header::HeaderName::from_static("x-github-api-version"), API_VERSION.to_owned())
+            .add_header(
+                header::HeaderName::from_static("x-github-api-version"),
+                API_VERSION.to_owned(),
+            )
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         let http = reqwest::Client::builder()
@@ -198,7 +226,15 @@ impl GitHub {
             let p = format!("{}/", api.path());
             api.set_path(&p);
         }
-        Ok(GitHub { octo, http, token, api, repo_path: format!("/repos/{owner}/{name}"), policy, timeout })
+        Ok(GitHub {
+            octo,
+            http,
+            token,
+            api,
+            repo_path: format!("/repos/{owner}/{name}"),
+            policy,
+            timeout,
+        })
     }
 
     /// The retry policy (for callers with their own retry loops).
@@ -209,19 +245,36 @@ impl GitHub {
     /// Wait before retry `attempt`, or give up with exit 3.
     pub async fn backoff(&self, what: &str, attempt: u32, failed: &Failed) -> Result<(), Error> {
         if let Some(d) = self.policy.delay(attempt, failed) {
-            warn!("{what}: {}; retrying in {:.1}s", failed.reason, d.as_secs_f64());
+            warn!(
+                "{what}: {}; retrying in {:.1}s",
+                failed.reason,
+                d.as_secs_f64()
+            );
             tokio::time::sleep(d).await;
             Ok(())
         } else {
             let why = match failed.server_wait {
-                Some(w) if w > Duration::ZERO => format!("{} and GitHub asked to wait {}s more", failed.reason, w.as_secs()),
+                Some(w) if w > Duration::ZERO => format!(
+                    "{} and GitHub asked to wait {}s more",
+                    failed.reason,
+                    w.as_secs()
+                ),
                 _ => failed.reason.clone(),
             };
-            Err(Error::GaveUp { what: what.to_owned(), last: why, secs: self.policy.give_up().as_secs() })
+            Err(Error::GaveUp {
+                what: what.to_owned(),
+                last: why,
+                secs: self.policy.give_up().as_secs(),
+            })
         }
     }
 
-    async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<Resp, String> {
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Resp, String> {
         debug!("{method} {path}");
         let fut = async {
             let res = match *method {
@@ -234,13 +287,18 @@ impl GitHub {
             .map_err(|e| format!("request failed: {}", relkit_core::error::one_line(&e)))?;
             let status = res.status().as_u16();
             let headers = res.headers().clone();
-            let body = self
-                .octo
-                .body_to_string(res)
-                .await
-                .map_err(|e| format!("reading the response failed: {}", relkit_core::error::one_line(&e)))?;
+            let body = self.octo.body_to_string(res).await.map_err(|e| {
+                format!(
+                    "reading the response failed: {}",
+                    relkit_core::error::one_line(&e)
+                )
+            })?;
             debug!("{method} {path} -> {status}");
-            Ok(Resp { status, headers, body })
+            Ok(Resp {
+                status,
+                headers,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, fut)
             .await
@@ -249,16 +307,27 @@ impl GitHub {
 
     /// Send a JSON API call, retrying transient failures; returns the first
     /// response that is not worth retrying.
-    pub async fn call(&self, what: &str, method: Method, path: &str, body: Option<&Value>) -> Result<Resp, Error> {
+    pub async fn call(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Resp, Error> {
         let mut attempt = 0;
         loop {
             let failed = match self.send_once(&method, path, body).await {
                 Ok(r) if retry::retryable_status(r.status, &r.headers, &r.body) => Failed {
-                    reason: format!("HTTP {} {}", r.status, r.message()).trim().to_owned(),
+                    reason: format!("HTTP {} {}", r.status, r.message())
+                        .trim()
+                        .to_owned(),
                     server_wait: retry::server_wait(r.status, &r.headers),
                 },
                 Ok(r) => return Ok(r),
-                Err(reason) => Failed { reason, server_wait: None },
+                Err(reason) => Failed {
+                    reason,
+                    server_wait: None,
+                },
             };
             self.backoff(what, attempt, &failed).await?;
             attempt += 1;
@@ -266,9 +335,20 @@ impl GitHub {
     }
 
     /// [`GitHub::call`] expecting one of `ok` statuses.
-    async fn expect(&self, what: &str, method: Method, path: &str, body: Option<&Value>, ok: &[u16]) -> Result<Resp, Error> {
+    async fn expect(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        ok: &[u16],
+    ) -> Result<Resp, Error> {
         let r = self.call(what, method, path, body).await?;
-        if ok.contains(&r.status) { Ok(r) } else { Err(api_error(what, &r)) }
+        if ok.contains(&r.status) {
+            Ok(r)
+        } else {
+            Err(api_error(what, &r))
+        }
     }
 
     fn parse<T: DeserializeOwned>(what: &str, r: &Resp) -> Result<T, Error> {
@@ -282,7 +362,15 @@ impl GitHub {
     async fn list<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         for page in 1.. {
-            let r = self.expect(what, Method::GET, &format!("{path}?per_page={PER_PAGE}&page={page}"), None, &[200]).await?;
+            let r = self
+                .expect(
+                    what,
+                    Method::GET,
+                    &format!("{path}?per_page={PER_PAGE}&page={page}"),
+                    None,
+                    &[200],
+                )
+                .await?;
             let items: Vec<T> = Self::parse(what, &r)?;
             let n = items.len();
             out.extend(items);
@@ -302,13 +390,21 @@ impl GitHub {
     /// Every release of the repository, drafts included (the token must be
     /// allowed to push, or GitHub hides drafts).
     pub async fn list_releases(&self) -> Result<Vec<Release>, Error> {
-        self.list("listing releases", &format!("{}/releases", self.repo_path)).await
+        self.list("listing releases", &format!("{}/releases", self.repo_path))
+            .await
     }
 
     /// One release by id; `None` when it does not exist.
     pub async fn get_release(&self, id: u64) -> Result<Option<Release>, Error> {
         let what = format!("reading release {id}");
-        let r = self.call(&what, Method::GET, &format!("{}/releases/{id}", self.repo_path), None).await?;
+        let r = self
+            .call(
+                &what,
+                Method::GET,
+                &format!("{}/releases/{id}", self.repo_path),
+                None,
+            )
+            .await?;
         match r.status {
             200 => Self::parse(&what, &r).map(Some),
             404 => Ok(None),
@@ -319,7 +415,13 @@ impl GitHub {
     /// Create a draft release.
     pub async fn create_release(&self, body: &Value) -> Result<Release, Error> {
         let r = self
-            .expect("creating the draft release", Method::POST, &format!("{}/releases", self.repo_path), Some(body), &[201])
+            .expect(
+                "creating the draft release",
+                Method::POST,
+                &format!("{}/releases", self.repo_path),
+                Some(body),
+                &[201],
+            )
             .await?;
         Self::parse("creating the draft release", &r)
     }
@@ -327,47 +429,82 @@ impl GitHub {
     /// Update a release (publish it).
     pub async fn update_release(&self, id: u64, body: &Value) -> Result<Release, Error> {
         let what = format!("publishing release {id}");
-        let r = self.expect(&what, Method::PATCH, &format!("{}/releases/{id}", self.repo_path), Some(body), &[200]).await?;
+        let r = self
+            .expect(
+                &what,
+                Method::PATCH,
+                &format!("{}/releases/{id}", self.repo_path),
+                Some(body),
+                &[200],
+            )
+            .await?;
         Self::parse(&what, &r)
     }
 
     /// Delete a release; one that is already gone counts as deleted.
     pub async fn delete_release(&self, id: u64) -> Result<(), Error> {
         let what = format!("deleting duplicate draft {id}");
-        self.expect(&what, Method::DELETE, &format!("{}/releases/{id}", self.repo_path), None, &[204, 404]).await?;
+        self.expect(
+            &what,
+            Method::DELETE,
+            &format!("{}/releases/{id}", self.repo_path),
+            None,
+            &[204, 404],
+        )
+        .await?;
         Ok(())
     }
 
     /// Every asset of a release.
     pub async fn list_assets(&self, release: u64) -> Result<Vec<Asset>, Error> {
-        self.list("listing assets", &format!("{}/releases/{release}/assets", self.repo_path)).await
+        self.list(
+            "listing assets",
+            &format!("{}/releases/{release}/assets", self.repo_path),
+        )
+        .await
     }
 
     /// Delete an asset; one that is already gone counts as deleted.
     pub async fn delete_asset(&self, asset: &Asset) -> Result<(), Error> {
         let what = format!("deleting asset `{}`", asset.name);
-        self.expect(&what, Method::DELETE, &format!("{}/releases/assets/{}", self.repo_path, asset.id), None, &[204, 404])
-            .await?;
+        self.expect(
+            &what,
+            Method::DELETE,
+            &format!("{}/releases/assets/{}", self.repo_path, asset.id),
+            None,
+            &[204, 404],
+        )
+        .await?;
         Ok(())
     }
 
     /// One upload attempt: stream the file to `upload_url`, hashing the
     /// bytes as they go.
-    pub async fn upload_once(&self, upload_url: &Url, asset: &LocalAsset) -> Result<UploadAttempt, Error> {
+    pub async fn upload_once(
+        &self,
+        upload_url: &Url,
+        asset: &LocalAsset,
+    ) -> Result<UploadAttempt, Error> {
         let mut url = upload_url.clone();
-        url.query_pairs_mut().clear().append_pair("name", &asset.name);
-        let file = tokio::fs::File::open(&asset.path)
-            .await
-            .map_err(|e| relkit_core::Error::Io(std::io::Error::new(e.kind(), format!("`{}`: {e}", asset.path.display()))))?;
+        url.query_pairs_mut()
+            .clear()
+            .append_pair("name", &asset.name);
+        let file = tokio::fs::File::open(&asset.path).await.map_err(|e| {
+            relkit_core::Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("`{}`: {e}", asset.path.display()),
+            ))
+        })?;
         let hasher = Arc::new(Mutex::new((Algo::Sha256.hasher(), 0u64)));
         let tap = Arc::clone(&hasher);
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
-            if let Ok(bytes) = chunk {
-                let mut h = tap.lock().expect("hasher lock");
-                h.0.update(bytes);
-                h.1 += bytes.len() as u64;
-            }
-        });
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, CHUNK).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    let mut h = tap.lock().expect("hasher lock");
+                    h.0.update(bytes);
+                    h.1 += bytes.len() as u64;
+                }
+            });
         debug!("POST {} ({} bytes)", url.path(), asset.size);
         let sent = self
             .http
@@ -382,27 +519,48 @@ impl GitHub {
             .await;
         let res = match sent {
             Ok(r) => r,
-            Err(e) => return Ok(UploadAttempt::Transient(Failed { reason: transport_reason(e), server_wait: None })),
+            Err(e) => {
+                return Ok(UploadAttempt::Transient(Failed {
+                    reason: transport_reason(e),
+                    server_wait: None,
+                }));
+            }
         };
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = match res.text().await {
             Ok(b) => b,
-            Err(e) => return Ok(UploadAttempt::Transient(Failed { reason: transport_reason(e), server_wait: None })),
+            Err(e) => {
+                return Ok(UploadAttempt::Transient(Failed {
+                    reason: transport_reason(e),
+                    server_wait: None,
+                }));
+            }
         };
         debug!("POST {} -> {status}", url.path());
-        let resp = Resp { status, headers, body };
+        let resp = Resp {
+            status,
+            headers,
+            body,
+        };
         if status == 201 {
             let remote: Asset = Self::parse("uploading", &resp)?;
-            let (hasher, n) = std::mem::replace(&mut *hasher.lock().expect("hasher lock"), (Algo::Sha256.hasher(), 0));
+            let (hasher, n) = std::mem::replace(
+                &mut *hasher.lock().expect("hasher lock"),
+                (Algo::Sha256.hasher(), 0),
+            );
             if n != asset.size {
-                return Err(Error::Changed { path: asset.path.clone() });
+                return Err(Error::Changed {
+                    path: asset.path.clone(),
+                });
             }
             return Ok(UploadAttempt::Done(remote, hasher.finish_hex()));
         }
         if retry::retryable_status(status, &resp.headers, &resp.body) {
             return Ok(UploadAttempt::Transient(Failed {
-                reason: format!("HTTP {status} {}", resp.message()).trim().to_owned(),
+                reason: format!("HTTP {status} {}", resp.message())
+                    .trim()
+                    .to_owned(),
                 server_wait: retry::server_wait(status, &resp.headers),
             }));
         }
@@ -415,20 +573,29 @@ impl GitHub {
         let what = format!("downloading asset `{}` to check it", asset.name);
         let url = self
             .api
-            .join(&format!("{}/releases/assets/{}", self.repo_path.trim_start_matches('/'), asset.id))
+            .join(&format!(
+                "{}/releases/assets/{}",
+                self.repo_path.trim_start_matches('/'),
+                asset.id
+            ))
             .map_err(|e| Error::Internal(e.to_string()))?;
         let mut attempt = 0;
         loop {
             let failed = match self.download_once(&url).await {
                 Ok(Ok(hex)) => return Ok(hex),
-                Ok(Err(resp)) if !retry::retryable_status(resp.status, &resp.headers, &resp.body) => {
+                Ok(Err(resp))
+                    if !retry::retryable_status(resp.status, &resp.headers, &resp.body) =>
+                {
                     return Err(api_error(&what, &resp));
                 }
                 Ok(Err(resp)) => Failed {
                     reason: format!("HTTP {}", resp.status),
                     server_wait: retry::server_wait(resp.status, &resp.headers),
                 },
-                Err(reason) => Failed { reason, server_wait: None },
+                Err(reason) => Failed {
+                    reason,
+                    server_wait: None,
+                },
             };
             self.backoff(&what, attempt, &failed).await?;
             attempt += 1;
@@ -439,7 +606,10 @@ impl GitHub {
         let res = self
             .http
             .get(url.clone())
-            .header(header::AUTHORIZATION, self.token.bearer().map_err(|e| e.to_string())?)
+            .header(
+                header::AUTHORIZATION,
+                self.token.bearer().map_err(|e| e.to_string())?,
+            )
             .header(header::ACCEPT, "application/octet-stream")
             .header("x-github-api-version", API_VERSION)
             .send()
@@ -449,7 +619,11 @@ impl GitHub {
         if status != 200 {
             let headers = res.headers().clone();
             let body = res.text().await.unwrap_or_default();
-            return Ok(Err(Resp { status, headers, body }));
+            return Ok(Err(Resp {
+                status,
+                headers,
+                body,
+            }));
         }
         let mut hasher = Algo::Sha256.hasher();
         let mut stream = res.bytes_stream();
@@ -478,5 +652,9 @@ fn transport_reason(e: reqwest::Error) -> String {
 
 /// The error for a final unexpected response.
 pub fn api_error(what: &str, r: &Resp) -> Error {
-    Error::Api { what: what.to_owned(), status: r.status, message: r.message() }
+    Error::Api {
+        what: what.to_owned(),
+        status: r.status,
+        message: r.message(),
+    }
 }

