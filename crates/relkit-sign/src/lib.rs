@@ -141,6 +141,11 @@ pub struct GpgArgs {
     #[arg(long, value_name = "NAME", env = "RELKIT_GPG_IMPORT_KEY_ENV")]
     pub import_key_env: Option<String>,
 
+    /// Also write the signing key's ASCII-armored public key to FILE (what
+    /// the Terraform Registry and users need to check the signatures).
+    #[arg(long, value_name = "FILE")]
+    pub export_public_key: Option<PathBuf>,
+
     /// Files to sign.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
@@ -309,21 +314,28 @@ fn run_minisign(a: &MinisignArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Read a small text file; a missing one is an input error naming it.
+fn read_text(path: &Path) -> Result<String, Error> {
+    match fs_err::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(relkit_core::Error::Missing(path.to_path_buf()).into())
+        }
+        Err(e) => Err(relkit_core::Error::Io(e).into()),
+    }
+}
+
 fn run_verify(a: &VerifyArgs) -> Result<(), Error> {
     let public_key = match (&a.public_key, &a.public_key_string) {
-        (Some(path), _) => fs_err::read_to_string(path).map_err(relkit_core::Error::Io)?,
-        (None, Some(k)) => k.clone(),
+        (Some(path), _) => {
+            minisig::MinisignPublicKey::parse(&read_text(path)?, &format!("`{}`", path.display()))?
+        }
+        (None, Some(k)) => minisig::MinisignPublicKey::parse(k, "--public-key-string")?,
         (None, None) => unreachable!("clap requires one of the key flags"),
     };
     for file in &a.files {
         let sig = sig_path(file, ".minisig");
-        let text = match fs_err::read_to_string(&sig) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(relkit_core::Error::Missing(sig).into());
-            }
-            Err(e) => return Err(relkit_core::Error::Io(e).into()),
-        };
+        let text = read_text(&sig)?;
         let v = minisig::verify_detailed(file, &sig, &text, &public_key, a.allow_legacy)?;
         println!(
             "`{}`: signature verified (key {}); trusted comment: {}",
@@ -348,8 +360,11 @@ fn run_gpg(a: &GpgArgs) -> Result<(), Error> {
         let sig = signer.sign_detached(file)?;
         staging.write(&sig_path(file, ".sig"), &sig)?;
     }
+    if let Some(path) = &a.export_public_key {
+        staging.write(path, signer.public_key_armored()?.as_bytes())?;
+    }
     for dest in staging.commit()? {
-        tracing::info!("wrote `{}` (key {fingerprint})", dest.display());
+        tracing::info!("wrote `{}` (gpg key {fingerprint})", dest.display());
         println!("{}", dest.display());
     }
     Ok(())

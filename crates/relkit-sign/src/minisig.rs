@@ -230,19 +230,31 @@ impl Drop for ZeroOnDrop {
     }
 }
 
-/// Parse a public key: the `RW…` base64 string or the text of a `.pub` file.
-pub fn parse_public_key(text: &str, source_name: &str) -> Result<PublicKey, Error> {
-    let bad = |message: &str| Error::PublicKey {
-        source_name: source_name.to_owned(),
-        message: message.to_owned(),
-    };
-    let line = key_line(text).ok_or_else(|| bad("empty"))?;
-    let pk = PublicKey::from_base64(line)
-        .map_err(|_| bad("expected the `RW…` base64 string of a minisign public key"))?;
-    if pk.to_bytes()[0..2] != *SIG_ALG {
-        return Err(bad("unsupported signature algorithm"));
+/// A minisign public key, parsed once to check many signatures.
+#[derive(Debug, Clone)]
+pub struct MinisignPublicKey(PublicKey);
+
+impl MinisignPublicKey {
+    /// Parse the `RW…` base64 string or the text of a `.pub` file;
+    /// `source_name` names where it came from in errors (e.g. `` `minisign.pub` ``).
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, Error> {
+        let bad = |message: &str| Error::PublicKey {
+            source_name: source_name.to_owned(),
+            message: message.to_owned(),
+        };
+        let line = key_line(text).ok_or_else(|| bad("empty"))?;
+        let pk = PublicKey::from_base64(line)
+            .map_err(|_| bad("expected the `RW…` base64 string of a minisign public key"))?;
+        if pk.to_bytes()[0..2] != *SIG_ALG {
+            return Err(bad("unsupported signature algorithm"));
+        }
+        Ok(MinisignPublicKey(pk))
     }
-    Ok(pk)
+
+    /// Key id, upper-case hex as minisign prints it.
+    pub fn key_id(&self) -> String {
+        key_id_hex(self.0.keynum())
+    }
 }
 
 /// A verified signature.
@@ -264,19 +276,20 @@ pub fn verify(
 ) -> Result<String, Error> {
     let mut sig = file.as_os_str().to_owned();
     sig.push(".minisig");
-    verify_detailed(file, Path::new(&sig), sig_text, public_key, allow_legacy).map(|v| v.key_id)
+    let pk = MinisignPublicKey::parse(public_key, "public key")?;
+    verify_detailed(file, Path::new(&sig), sig_text, &pk, allow_legacy).map(|v| v.key_id)
 }
 
-/// [`verify`], also returning the trusted comment; `sig_path` names the
-/// signature in error messages.
+/// [`verify`] with a parsed key, also returning the trusted comment;
+/// `sig_path` names the signature in error messages.
 pub fn verify_detailed(
     file: &Path,
     sig_path: &Path,
     sig_text: &str,
-    public_key: &str,
+    public_key: &MinisignPublicKey,
     allow_legacy: bool,
 ) -> Result<Verified, Error> {
-    let pk = parse_public_key(public_key, "public key")?;
+    let pk = &public_key.0;
     let bad_sig = |message: String| Error::BadSignature {
         path: sig_path.to_path_buf(),
         message,
@@ -300,7 +313,7 @@ pub fn verify_detailed(
         });
     }
     let reader = hash::open_regular(file)?;
-    minisign::verify(&pk, &sig, reader, true, false, allow_legacy).map_err(|e| {
+    minisign::verify(pk, &sig, reader, true, false, allow_legacy).map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("Comment signature") {
             "the trusted comment of the signature was altered".to_owned()

@@ -102,13 +102,13 @@ impl GpgSigner {
             args.push("--local-user".into());
             args.push(u.into());
         }
+        // A passphrase goes through stdin (loopback pinentry). In a temporary
+        // home there is nobody to ask, so never start a pinentry there either.
+        if self.passphrase.is_some() || self.home.is_some() {
+            args.extend(["--pinentry-mode".into(), "loopback".into()]);
+        }
         if self.passphrase.is_some() {
-            args.extend([
-                "--pinentry-mode".into(),
-                "loopback".into(),
-                "--passphrase-fd".into(),
-                "0".into(),
-            ]);
+            args.extend(["--passphrase-fd".into(), "0".into()]);
         }
         args.push("--".into());
         args.push(file.as_os_str().to_owned());
