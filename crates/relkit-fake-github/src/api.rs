@@ -36,8 +36,9 @@ type RepoPath = Path<(String, String)>;
 type IdPath = Path<(String, String, String)>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let api_prefix = shared.config.api_prefix.clone();
     let up = shared.config.upload_prefix.clone();
-    let mut r = Router::new()
+    let mut api = Router::new()
         .route(
             "/repos/{owner}/{repo}/releases",
             get(list_releases).post(create_release),
@@ -56,7 +57,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/repos/{owner}/{repo}/releases/assets/{id}",
             get(get_asset).patch(update_asset).delete(delete_asset),
-        )
+        );
+    if up.is_empty() {
+        api = api.route(
+            "/repos/{owner}/{repo}/releases/{id}/assets",
+            get(list_assets).post(upload_asset),
+        );
+    } else {
+        api = api.route(
+            "/repos/{owner}/{repo}/releases/{id}/assets",
+            get(list_assets),
+        );
+    }
+    let mut root = Router::new()
         .route(
             "/{owner}/{repo}/releases/download/{tag}/{name}",
             get(browser_download),
@@ -67,25 +80,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/_fake/faults",
             post(fake_add_fault).delete(fake_clear_faults),
         )
-        .route("/_fake/starter", post(fake_seed_starter))
-        .fallback(not_found);
-    if up.is_empty() {
-        r = r.route(
-            "/repos/{owner}/{repo}/releases/{id}/assets",
-            get(list_assets).post(upload_asset),
+        .route("/_fake/starter", post(fake_seed_starter));
+    if !up.is_empty() {
+        root = root.route(
+            &format!("{up}/repos/{{owner}}/{{repo}}/releases/{{id}}/assets"),
+            post(upload_asset),
         );
-    } else {
-        r = r
-            .route(
-                "/repos/{owner}/{repo}/releases/{id}/assets",
-                get(list_assets),
-            )
-            .route(
-                &format!("{up}/repos/{{owner}}/{{repo}}/releases/{{id}}/assets"),
-                post(upload_asset),
-            );
     }
-    r.with_state(shared)
+    let root = if api_prefix.is_empty() {
+        root.merge(api)
+    } else {
+        root.nest(&api_prefix, api)
+    };
+    root.fallback(not_found).with_state(shared)
 }
 
 pub(crate) fn is_browser_download(shared: &Shared, path: &str) -> bool {
@@ -168,9 +175,10 @@ fn web_tag(r: &Release) -> String {
 
 fn asset_json(sh: &Shared, release: &Release, a: &Asset) -> Value {
     let base = &sh.base_url;
+    let api = sh.api_base();
     let (o, n) = (&sh.config.owner, &sh.config.repo);
     json!({
-        "url": format!("{base}/repos/{o}/{n}/releases/assets/{}", a.id),
+        "url": format!("{api}/repos/{o}/{n}/releases/assets/{}", a.id),
         "browser_download_url": format!("{base}/{o}/{n}/releases/download/{}/{}", web_tag(release), a.name),
         "id": a.id,
         "node_id": format!("RA_kwDOFAKE{}", a.id),
@@ -189,6 +197,7 @@ fn asset_json(sh: &Shared, release: &Release, a: &Asset) -> Value {
 
 fn release_json(sh: &Shared, store: &Store, r: &Release) -> Value {
     let base = &sh.base_url;
+    let api = sh.api_base();
     let (o, n) = (&sh.config.owner, &sh.config.repo);
     let id = r.id;
     let assets: Vec<Value> = r
@@ -198,12 +207,12 @@ fn release_json(sh: &Shared, store: &Store, r: &Release) -> Value {
         .map(|a| asset_json(sh, r, a))
         .collect();
     json!({
-        "url": format!("{base}/repos/{o}/{n}/releases/{id}"),
-        "assets_url": format!("{base}/repos/{o}/{n}/releases/{id}/assets"),
+        "url": format!("{api}/repos/{o}/{n}/releases/{id}"),
+        "assets_url": format!("{api}/repos/{o}/{n}/releases/{id}/assets"),
         "upload_url": format!("{}/repos/{o}/{n}/releases/{id}/assets{{?name,label}}", sh.upload_base()),
         "html_url": format!("{base}/{o}/{n}/releases/tag/{}", web_tag(r)),
-        "tarball_url": format!("{base}/repos/{o}/{n}/tarball/{}", r.tag_name),
-        "zipball_url": format!("{base}/repos/{o}/{n}/zipball/{}", r.tag_name),
+        "tarball_url": format!("{api}/repos/{o}/{n}/tarball/{}", r.tag_name),
+        "zipball_url": format!("{api}/repos/{o}/{n}/zipball/{}", r.tag_name),
         "id": id,
         "node_id": format!("RE_kwDOFAKE{id}"),
         "tag_name": r.tag_name,
@@ -263,7 +272,7 @@ fn paginate<T>(sh: &Shared, path: &str, q: &PageQuery, items: Vec<T>) -> (Vec<T>
     let link_to = |p: usize, rel: &str| {
         format!(
             "<{}{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-            sh.base_url
+            sh.api_base()
         )
     };
     let mut links = Vec::new();
@@ -459,7 +468,9 @@ async fn create_release(
     let mut resp = (StatusCode::CREATED, Json(json)).into_response();
     let location = format!(
         "{}/repos/{}/{}/releases/{id}",
-        sh.base_url, sh.config.owner, sh.config.repo
+        sh.api_base(),
+        sh.config.owner,
+        sh.config.repo
     );
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -803,76 +814,24 @@ async fn upload_asset(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let Some(raw_name) = q.name.filter(|n| !n.is_empty()) else {
-        return validation("ReleaseAsset", "missing_field", "name");
-    };
-    let Some(length) = headers
+    let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    else {
-        return error(
-            StatusCode::LENGTH_REQUIRED,
-            "Content-Length header is required",
-        );
-    };
-    let Some(content_type) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-    else {
-        return validation("ReleaseAsset", "missing_field", "content_type");
-    };
-    if length > MAX_ASSET_SIZE {
-        return validation("ReleaseAsset", "invalid", "size");
-    }
-    let name = github_asset_name(&raw_name);
-    let asset_id = {
-        let mut store = lock(&sh.store);
-        let Some(release) = parse_id(&id).and_then(|id| store.releases.get(&id)) else {
-            return not_found_response();
-        };
-        if release.locked() {
-            return unprocessable("Cannot upload assets to an immutable release.");
+        .and_then(|v| v.parse::<u64>().ok());
+    let asset_id = match start_upload(&sh, &owner, &repo, &id, q, length, &headers) {
+        Ok(id) => id,
+        Err(resp) => {
+            // Read the body of a refused upload (unless it is absurdly
+            // large) so the client gets the error instead of a reset
+            // connection while it is still sending.
+            if length.is_none_or(|l| l <= MAX_ASSET_SIZE) {
+                let mut stream = body.into_data_stream();
+                while let Some(Ok(_)) = stream.next().await {}
+            }
+            return resp;
         }
-        if store.asset_names(release).any(|n| n == name) {
-            return validation("ReleaseAsset", "already_exists", "name");
-        }
-        if release.assets.len() >= MAX_ASSETS {
-            return validation("ReleaseAsset", "too_many", "release");
-        }
-        let release_id = release.id;
-        let asset_id = store.next_asset_id();
-        let now = now_rfc3339();
-        store.assets.insert(
-            asset_id,
-            Asset {
-                id: asset_id,
-                release_id,
-                name,
-                label: q.label,
-                state: "starter".to_owned(),
-                size: 0,
-                digest: None,
-                content_type,
-                created_at: now.clone(),
-                updated_at: now,
-                download_count: 0,
-                path: sh.blob_path(asset_id),
-            },
-        );
-        store
-            .releases
-            .get_mut(&release_id)
-            .expect("checked above")
-            .assets
-            .push(asset_id);
-        asset_id
     };
+    let length = length.unwrap_or_default();
     sh.persist();
     match receive_body(&sh, &ticket, asset_id, length, body).await {
         Ok((size, hex)) => {
@@ -900,6 +859,84 @@ async fn upload_asset(
             resp
         }
     }
+}
+
+/// Check an upload and register its asset in `starter` state.
+fn start_upload(
+    sh: &Shared,
+    owner: &str,
+    repo: &str,
+    id: &str,
+    q: UploadQuery,
+    length: Option<u64>,
+    headers: &HeaderMap,
+) -> Result<u64, Response> {
+    if !repo_ok(sh, owner, repo) {
+        return Err(not_found_response());
+    }
+    let Some(raw_name) = q.name.filter(|n| !n.is_empty()) else {
+        return Err(validation("ReleaseAsset", "missing_field", "name"));
+    };
+    let Some(length) = length else {
+        return Err(error(
+            StatusCode::LENGTH_REQUIRED,
+            "Content-Length header is required",
+        ));
+    };
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+    else {
+        return Err(validation("ReleaseAsset", "missing_field", "content_type"));
+    };
+    if length > MAX_ASSET_SIZE {
+        return Err(validation("ReleaseAsset", "invalid", "size"));
+    }
+    let name = github_asset_name(&raw_name);
+    let mut store = lock(&sh.store);
+    let Some(release) = parse_id(id).and_then(|id| store.releases.get(&id)) else {
+        return Err(not_found_response());
+    };
+    if release.locked() {
+        return Err(unprocessable(
+            "Cannot upload assets to an immutable release.",
+        ));
+    }
+    if store.asset_names(release).any(|n| n == name) {
+        return Err(validation("ReleaseAsset", "already_exists", "name"));
+    }
+    if release.assets.len() >= MAX_ASSETS {
+        return Err(validation("ReleaseAsset", "too_many", "release"));
+    }
+    let release_id = release.id;
+    let asset_id = store.next_asset_id();
+    let now = now_rfc3339();
+    store.assets.insert(
+        asset_id,
+        Asset {
+            id: asset_id,
+            release_id,
+            name,
+            label: q.label,
+            state: "starter".to_owned(),
+            size: 0,
+            digest: None,
+            content_type,
+            created_at: now.clone(),
+            updated_at: now,
+            download_count: 0,
+            path: sh.blob_path(asset_id),
+        },
+    );
+    store
+        .releases
+        .get_mut(&release_id)
+        .expect("checked above")
+        .assets
+        .push(asset_id);
+    Ok(asset_id)
 }
 
 /// Stream the upload body to the asset's blob, hashing as it goes. Acts on a
@@ -960,7 +997,7 @@ async fn receive_body(
 pub(crate) fn state_json(sh: &Shared) -> Value {
     let store = lock(&sh.store);
     json!({
-        "api_url": sh.base_url,
+        "api_url": sh.api_base(),
         "upload_url": sh.upload_base(),
         "releases": store.snapshot(),
     })

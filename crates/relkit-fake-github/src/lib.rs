@@ -57,6 +57,10 @@ pub struct Cli {
     /// the API's own paths.
     #[arg(long, default_value = "/uploads")]
     pub upload_prefix: String,
+    /// Path prefix of the REST API, e.g. `/api/v3` like GHES; the printed
+    /// URL includes it.
+    #[arg(long, default_value = "")]
+    pub api_prefix: String,
     /// Serve GET requests without a token (drafts hidden), like a public
     /// repository.
     #[arg(long)]
@@ -130,12 +134,17 @@ impl Cli {
                 message: format!("`{}` is not between 0 and 1", self.fault_rate),
             });
         }
-        let prefix = self.upload_prefix.trim_end_matches('/');
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            return Err(Error::Invalid {
-                flag: "upload-prefix",
-                message: format!("`{}` must start with `/`", self.upload_prefix),
-            });
+        for (flag, value) in [
+            ("upload-prefix", &self.upload_prefix),
+            ("api-prefix", &self.api_prefix),
+        ] {
+            let p = value.trim_end_matches('/');
+            if !p.is_empty() && !p.starts_with('/') {
+                return Err(Error::Invalid {
+                    flag,
+                    message: format!("`{value}` must start with `/`"),
+                });
+            }
         }
         if self.token.is_empty() {
             return Err(Error::Invalid {
@@ -148,7 +157,8 @@ impl Cli {
             owner: owner.to_owned(),
             repo: repo.to_owned(),
             immutable_releases: self.immutable,
-            upload_prefix: prefix.to_owned(),
+            upload_prefix: self.upload_prefix.trim_end_matches('/').to_owned(),
+            api_prefix: self.api_prefix.trim_end_matches('/').to_owned(),
             allow_anonymous_reads: self.anonymous_reads,
             blob_dir: self.blob_dir.clone(),
             ..Config::default()

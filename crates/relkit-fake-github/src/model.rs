@@ -21,9 +21,15 @@ pub struct Config {
     pub immutable_releases: bool,
     /// Path prefix of the upload endpoint, `""` for the API's own paths or
     /// e.g. `/api/uploads` like GHES. Clients must follow `upload_url`.
+    /// Default `/uploads`, so a client that guesses the upload URL from the
+    /// API URL gets a 404 or 405.
     pub upload_prefix: String,
     /// The largest `per_page` honoured (GitHub: 100).
     pub per_page_max: usize,
+    /// Path prefix of the REST API, `""` like api.github.com or `/api/v3`
+    /// like GHES; [`crate::FakeGitHub::api_url`] includes it, so clients
+    /// must keep the path of `GITHUB_API_URL`.
+    pub api_prefix: String,
     /// Serve `GET` requests that carry no `Authorization` header, hiding
     /// drafts, as GitHub does for a public repository. A wrong token is a 401
     /// either way. Off by default: every request needs the token.
@@ -44,6 +50,7 @@ impl Default for Config {
             immutable_releases: false,
             upload_prefix: "/uploads".to_owned(),
             per_page_max: 100,
+            api_prefix: String::new(),
             allow_anonymous_reads: false,
             rate_limit: 5000,
             blob_dir: None,
@@ -61,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("immutable_releases", &self.immutable_releases)
             .field("upload_prefix", &self.upload_prefix)
             .field("per_page_max", &self.per_page_max)
+            .field("api_prefix", &self.api_prefix)
             .field("allow_anonymous_reads", &self.allow_anonymous_reads)
             .field("rate_limit", &self.rate_limit)
             .field("blob_dir", &self.blob_dir)

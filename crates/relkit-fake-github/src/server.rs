@@ -48,8 +48,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// `http://127.0.0.1:PORT` plus the API prefix.
+    pub(crate) fn api_base(&self) -> String {
+        format!("{}{}", self.base_url, self.config.api_prefix)
+    }
+
+    /// Where `upload_url`s point: the upload prefix, or the API itself.
     pub(crate) fn upload_base(&self) -> String {
-        format!("{}{}", self.base_url, self.config.upload_prefix)
+        if self.config.upload_prefix.is_empty() {
+            self.api_base()
+        } else {
+            format!("{}{}", self.base_url, self.config.upload_prefix)
+        }
     }
 
     pub(crate) fn record(&self, entry: LoggedRequest) {
@@ -131,7 +141,12 @@ impl FakeGitHub {
     }
 
     /// Start on `addr` on the current tokio runtime.
-    pub async fn start_on(config: Config, addr: SocketAddr) -> std::io::Result<FakeGitHub> {
+    pub async fn start_on(mut config: Config, addr: SocketAddr) -> std::io::Result<FakeGitHub> {
+        config.api_prefix = normalize_prefix(&config.api_prefix)?;
+        config.upload_prefix = normalize_prefix(&config.upload_prefix)?;
+        if config.upload_prefix == config.api_prefix {
+            config.upload_prefix.clear();
+        }
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (blob_dir, blob_tmp) = if let Some(dir) = &config.blob_dir {
@@ -208,8 +223,14 @@ impl FakeGitHub {
     }
 
     /// The API base URL, e.g. `http://127.0.0.1:PORT` (what `GITHUB_API_URL`
-    /// would be).
+    /// would be), with the API prefix if one is configured.
     pub fn api_url(&self) -> String {
+        self.shared.api_base()
+    }
+
+    /// The server's root URL without any prefix (where `/_fake/state` and
+    /// browser downloads live).
+    pub fn root_url(&self) -> String {
         self.shared.base_url.clone()
     }
 
@@ -352,6 +373,21 @@ pub(crate) fn seed_starter(shared: &Shared, release_id: u64, name: &str) -> Opti
     Some(id)
 }
 
+/// `""` or `/a/b`: one leading slash, no trailing one.
+fn normalize_prefix(prefix: &str) -> std::io::Result<String> {
+    let p = prefix.trim_end_matches('/');
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    if !p.starts_with('/') || p.contains(['?', '#', '{', '}']) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("path prefix `{prefix}` must start with `/`"),
+        ));
+    }
+    Ok(p.to_owned())
+}
+
 async fn accept_loop(listener: TcpListener, router: Router, cancel: CancellationToken) {
     loop {
         let stream = tokio::select! {
@@ -421,9 +457,14 @@ fn check_auth(shared: &Shared, req: &Request) -> Auth {
 }
 
 fn is_upload(shared: &Shared, method: &Method, path: &str) -> bool {
+    let prefix = if shared.config.upload_prefix.is_empty() {
+        &shared.config.api_prefix
+    } else {
+        &shared.config.upload_prefix
+    };
     method == Method::POST
         && path
-            .strip_prefix(shared.config.upload_prefix.as_str())
+            .strip_prefix(prefix.as_str())
             .is_some_and(|p| p.starts_with("/repos/") && p.ends_with("/assets"))
 }
 

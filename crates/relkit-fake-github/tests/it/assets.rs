@@ -352,3 +352,84 @@ async fn deleting_a_release_deletes_its_assets() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!path.exists());
 }
+
+#[tokio::test]
+async fn ghes_layout_with_api_and_upload_prefixes() {
+    let api = Api::with(Config {
+        api_prefix: "/api/v3".into(),
+        upload_prefix: "/api/uploads".into(),
+        ..Config::default()
+    })
+    .await;
+    let root = api.fake.root_url();
+    assert_eq!(api.fake.api_url(), format!("{root}/api/v3"));
+    let release = api.draft("v1").await;
+    assert_eq!(
+        release["url"],
+        format!("{root}/api/v3/repos/octo/demo/releases/{}", id(&release))
+    );
+    assert!(upload_url(&release).starts_with(&format!("{root}/api/uploads/repos/octo/demo/")));
+    let asset = api.upload_ok(&release, "a.txt", b"a").await;
+    assert_eq!(
+        asset["url"],
+        format!(
+            "{root}/api/v3/repos/octo/demo/releases/assets/{}",
+            id(&asset)
+        )
+    );
+    // Without the prefix there is no API.
+    let resp = api
+        .req(Method::GET, &format!("{root}/repos/octo/demo/releases"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    for i in 0..3 {
+        api.draft(&format!("v0.{i}")).await;
+    }
+    let resp = api
+        .req(Method::GET, &api.repo_url("/releases?per_page=2"))
+        .send()
+        .await
+        .unwrap();
+    let l = links(&resp);
+    assert!(
+        l[0].1
+            .starts_with(&format!("{root}/api/v3/repos/octo/demo/releases?")),
+        "{l:?}"
+    );
+
+    // octocrab keeps the GHES path of its base URI.
+    let gh = octocrab::Octocrab::builder()
+        .base_uri(api.fake.api_url())
+        .unwrap()
+        .personal_token(crate::TOKEN.to_owned())
+        .build()
+        .unwrap();
+    let page = gh
+        .repos("octo", "demo")
+        .releases()
+        .list()
+        .per_page(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gh.all_pages(page).await.unwrap().len(), 4);
+}
+
+/// A refused upload still reads the body, so a client sending a large file
+/// sees the 422 rather than a connection reset.
+#[tokio::test]
+async fn refused_large_upload_gets_its_error() {
+    let api = Api::start().await;
+    let release = api.draft("v1").await;
+    let data = vec![1u8; 8 << 20];
+    api.upload_ok(&release, "big.bin", &data).await;
+    for _ in 0..3 {
+        let resp = api
+            .upload(&release, "big.bin", &data)
+            .await
+            .expect("a response, not a reset");
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

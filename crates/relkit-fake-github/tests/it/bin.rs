@@ -90,7 +90,16 @@ async fn bin_prints_its_url_and_serves() {
 
     let on_disk: Value = serde_json::from_slice(&fs_err::read(&state_file).unwrap()).unwrap();
     assert_eq!(on_disk["releases"], state["releases"]);
-    drop(child);
+
+    // SIGTERM stops it cleanly.
+    let killed = Command::new("kill")
+        .arg(child.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(reqwest::get(format!("{url}/_fake/state")).await.is_err());
 }
 
 #[tokio::test]
