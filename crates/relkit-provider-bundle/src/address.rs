@@ -50,6 +50,9 @@ pub fn check_part(field: &str, value: &str) -> Result<(), Error> {
 pub fn check_hostname(value: &str) -> Result<String, Error> {
     let field = "--hostname";
     let bad = |why: &str| Err(Error::invalid(field, format!("`{value}` {why}")));
+    if value.contains("://") || value.contains('/') {
+        return bad("must be a bare hostname, without scheme or path (e.g. registry.example.com)");
+    }
     let lower = value.to_ascii_lowercase();
     let (host, port) = match lower.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),

@@ -142,7 +142,9 @@ pub struct BundleReport {
     pub files: Vec<WrittenFile>,
     /// Hashes per platform, sorted by platform.
     pub platforms: Vec<PlatformHashes>,
-    /// Every `h1:` and `zh:` hash, sorted, as the lock file lists them.
+    /// Every hash of the lock block, sorted: the `h1:` of every platform,
+    /// the `zh:` of every zip and of `_manifest.json` (Terraform records a
+    /// `zh:` for every line of the registry's SHA256SUMS).
     pub lock_hashes: Vec<String>,
     /// The `.terraform.lock.hcl` text.
     pub lock_block: String,
@@ -250,6 +252,22 @@ fn validate(opts: &BundleOptions) -> Result<Plan, Error> {
         });
     }
     platforms.sort_by_key(|p| p.target.terraform_platform());
+    if let Some(g) = &opts.gpg {
+        for (flag, var) in [
+            ("--gpg-passphrase-env", &g.passphrase_env),
+            ("--gpg-import-key-env", &g.import_key_env),
+        ] {
+            if let Some(var) = var {
+                if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
+                    return Err(relkit_core::Error::invalid(
+                        flag,
+                        format!("environment variable `{var}` is not set or is empty"),
+                    )
+                    .into());
+                }
+            }
+        }
+    }
     let epoch = match opts.epoch {
         Some(e) => e,
         None => relkit_core::buildtime::build_epoch(Path::new("."))?,
@@ -582,10 +600,15 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
         );
     }
 
-    // 5. Lock hashes.
+    // 5. Lock hashes: h1 of every platform, zh of every zip, and the zh of
+    // `_manifest.json`: installing from a registry, Terraform 1.11 records
+    // a zh for every line of the signed SHA256SUMS, manifest included, so
+    // with it our block equals what `terraform providers lock` writes and
+    // later `terraform init` runs leave the file unchanged.
     let mut lock_hashes: Vec<String> = platforms
         .iter()
         .flat_map(|p| [p.h1.clone(), p.zh.clone()])
+        .chain([zh(&sha256_hex(&manifest_json))])
         .collect();
     lock_hashes.sort();
     lock_hashes.dedup();
@@ -626,12 +649,16 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
     }
     files.sort_by(|a, b| a.file.cmp(&b.file));
     for f in &files {
-        tracing::info!(
-            "wrote {} ({})",
-            f.file,
-            relkit_core::gha::human_size(f.size)
-        );
+        let size = relkit_core::gha::human_size(f.size);
+        if f.file.contains('/') {
+            tracing::debug!("wrote {} ({size})", f.file);
+        } else {
+            tracing::info!("wrote {} ({size})", f.file);
+        }
     }
+    tracing::info!(
+        "wrote the mirrors `{UNPACKED_MIRROR_DIR}/` and `{PACKED_MIRROR_DIR}/` and the manifest part `{part_name}`"
+    );
     let report = BundleReport {
         address: plan.address(),
         version: plan.version.clone(),
