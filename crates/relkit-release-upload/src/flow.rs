@@ -107,42 +107,7 @@ impl Options {
         }
         assets::check(&local)?;
 
-        let tag = match (
-            &args.tag,
-            manifest.as_ref().and_then(|m| m.tag.clone()),
-            env("GITHUB_REF"),
-        ) {
-            (Some(t), _, _) => Some(t.clone()),
-            (None, Some(t), _) => Some(t),
-            (None, None, Some(r)) => match r.strip_prefix("refs/tags/") {
-                Some(t) => Some(t.to_owned()),
-                None if args.release_id.is_some() => None,
-                None => {
-                    return Err(relkit_core::Error::invalid(
-                        "--tag",
-                        format!("not given, and GITHUB_REF `{r}` is not a tag"),
-                    )
-                    .into());
-                }
-            },
-            (None, None, None) if args.release_id.is_some() => None,
-            (None, None, None) => {
-                return Err(relkit_core::Error::invalid(
-                    "--tag",
-                    "not given, and GITHUB_REF is not set",
-                )
-                .into());
-            }
-        };
-        if let Some(t) = &tag
-            && (t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            return Err(relkit_core::Error::invalid(
-                "--tag",
-                format!("`{t}` is not a valid tag name"),
-            )
-            .into());
-        }
+        let tag = resolve_tag(args, manifest.as_ref().and_then(|m| m.tag.clone()), env)?;
 
         let repo_full = args
             .repo
@@ -168,19 +133,7 @@ impl Options {
                 )
             })?;
 
-        let token = match &args.token_env {
-            Some(name) => env(name).ok_or_else(|| {
-                relkit_core::Error::invalid("--token-env", format!("`{name}` is not set or empty"))
-            })?,
-            None => env("GITHUB_TOKEN")
-                .or_else(|| env("GH_TOKEN"))
-                .ok_or_else(|| {
-                    relkit_core::Error::invalid(
-                        "token",
-                        "set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
-                    )
-                })?,
-        };
+        let token = resolve_token(args, env)?;
         gha::mask(&token);
 
         let notes = match &args.notes_file {
@@ -221,6 +174,62 @@ impl Options {
     fn tag_or(&self, r: &Release) -> String {
         self.tag.clone().unwrap_or_else(|| r.tag_name.clone())
     }
+}
+
+fn resolve_tag(
+    args: &Args,
+    from_manifest: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, Error> {
+    let tag = match (&args.tag, from_manifest, env("GITHUB_REF")) {
+        (Some(t), _, _) => Some(t.clone()),
+        (None, Some(t), _) => Some(t),
+        (None, None, Some(r)) => match r.strip_prefix("refs/tags/") {
+            Some(t) => Some(t.to_owned()),
+            None if args.release_id.is_some() => None,
+            None => {
+                return Err(relkit_core::Error::invalid(
+                    "--tag",
+                    format!("not given, and GITHUB_REF `{r}` is not a tag"),
+                )
+                .into());
+            }
+        },
+        (None, None, None) if args.release_id.is_some() => None,
+        (None, None, None) => {
+            return Err(relkit_core::Error::invalid(
+                "--tag",
+                "not given, and GITHUB_REF is not set",
+            )
+            .into());
+        }
+    };
+    if let Some(t) = &tag
+        && (t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(
+            relkit_core::Error::invalid("--tag", format!("`{t}` is not a valid tag name")).into(),
+        );
+    }
+
+    Ok(tag)
+}
+
+fn resolve_token(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
+    let token = match &args.token_env {
+        Some(name) => env(name).ok_or_else(|| {
+            relkit_core::Error::invalid("--token-env", format!("`{name}` is not set or empty"))
+        })?,
+        None => env("GITHUB_TOKEN")
+            .or_else(|| env("GH_TOKEN"))
+            .ok_or_else(|| {
+                relkit_core::Error::invalid(
+                    "token",
+                    "set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
+                )
+            })?,
+    };
+    Ok(token)
 }
 
 fn split_repo(s: &str) -> Result<(String, String), Error> {
