@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dist;
+pub mod plan;
 
 use clap::{Parser, Subcommand};
 use relkit_core::{Failure, HasFailure};
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Package, checksum and describe a release locally (see relkit.toml).
     Dist(dist::DistArgs),
+    /// Print the CI build matrix (targets x runners x build tool) as JSON for `fromJSON`.
+    Plan(plan::PlanArgs),
     /// Write or check checksum files (relkit-checksum).
     #[command(name = "checksum")]
     Checksum(relkit_checksum::Cli),
@@ -98,6 +101,7 @@ impl HasFailure for Error {
 pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Dist(args) => dist::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Checksum(c) => Ok(relkit_checksum::run(c)?),
         Command::Package(c) => Ok(relkit_package::run(c)?),
         Command::Manifest(c) => Ok(relkit_manifest::run(c)?),
