@@ -38,7 +38,11 @@ pub struct Cli {
     pub check: Option<PathBuf>,
 
     /// Files to hash. Each is listed under its file name.
-    #[arg(value_name = "FILE", required_unless_present = "check", conflicts_with = "check")]
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "check",
+        conflicts_with = "check"
+    )]
     pub files: Vec<PathBuf>,
 }
 
@@ -141,10 +145,12 @@ pub fn hash_files(files: &[PathBuf], algo: Algo) -> Result<Vec<Entry>, Error> {
 /// The name a file is listed under: its final path component, which must be
 /// valid UTF-8 without newlines (a checksum line cannot carry one).
 pub fn file_name(path: &Path) -> Result<String, relkit_core::Error> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| relkit_core::Error::invalid(format!("`{}`", path.display()), "has no usable UTF-8 file name"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        relkit_core::Error::invalid(
+            format!("`{}`", path.display()),
+            "has no usable UTF-8 file name",
+        )
+    })?;
     if name.contains(['\n', '\r', '\\']) {
         return Err(relkit_core::Error::invalid(
             format!("`{}`", path.display()),
@@ -196,7 +202,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let mut side = e.path.clone().into_os_string();
             side.push(".");
             side.push(sidecar_extension(algo));
-            staging.write(Path::new(&side), format_line(&e.digest.hex, &e.name).as_bytes())?;
+            staging.write(
+                Path::new(&side),
+                format_line(&e.digest.hex, &e.name).as_bytes(),
+            )?;
         }
     }
     let written = staging.commit()?;
@@ -315,7 +324,10 @@ pub fn check_file(sums: &Path, algo: Algo) -> Result<Vec<Verdict>, Error> {
                 Err(why) => return Verdict::Malformed(no, why),
             };
             if relkit_core::manifest::check_relative(&line.name).is_err() {
-                return Verdict::Malformed(no, format!("`{}` is not a plain relative name", line.name));
+                return Verdict::Malformed(
+                    no,
+                    format!("`{}` is not a plain relative name", line.name),
+                );
             }
             let path = base.join(&line.name);
             match hash::hash_file(&path, line.algo.unwrap_or(algo), |_| {}) {
@@ -341,7 +353,11 @@ fn check_cli(sums: &Path, algo: Algo) -> Result<(), Error> {
     }
     print!("{report}");
     if verdicts.is_empty() {
-        return Err(relkit_core::Error::invalid(format!("`{}`", sums.display()), "has no checksum lines").into());
+        return Err(relkit_core::Error::invalid(
+            format!("`{}`", sums.display()),
+            "has no checksum lines",
+        )
+        .into());
     }
     if failed > 0 {
         return Err(Error::CheckFailed {
@@ -360,11 +376,33 @@ mod tests {
     #[test]
     fn parses_gnu_and_bsd_lines() {
         let h = "a".repeat(64);
-        assert_eq!(parse_line(&format!("{h}  f.tar.gz"), Algo::Sha256).unwrap().name, "f.tar.gz");
-        assert_eq!(parse_line(&format!("{h} *f.zip"), Algo::Sha256).unwrap().name, "f.zip");
-        assert_eq!(parse_line(&format!("{h}  with space"), Algo::Sha256).unwrap().name, "with space");
-        let bsd = parse_line(&format!("SHA256 (x (1).bin) = {}", h.to_uppercase()), Algo::Sha512).unwrap();
-        assert_eq!((bsd.name.as_str(), bsd.algo, bsd.hex.as_str()), ("x (1).bin", Some(Algo::Sha256), h.as_str()));
+        assert_eq!(
+            parse_line(&format!("{h}  f.tar.gz"), Algo::Sha256)
+                .unwrap()
+                .name,
+            "f.tar.gz"
+        );
+        assert_eq!(
+            parse_line(&format!("{h} *f.zip"), Algo::Sha256)
+                .unwrap()
+                .name,
+            "f.zip"
+        );
+        assert_eq!(
+            parse_line(&format!("{h}  with space"), Algo::Sha256)
+                .unwrap()
+                .name,
+            "with space"
+        );
+        let bsd = parse_line(
+            &format!("SHA256 (x (1).bin) = {}", h.to_uppercase()),
+            Algo::Sha512,
+        )
+        .unwrap();
+        assert_eq!(
+            (bsd.name.as_str(), bsd.algo, bsd.hex.as_str()),
+            ("x (1).bin", Some(Algo::Sha256), h.as_str())
+        );
         assert!(parse_line(&format!("{h} f"), Algo::Sha256).is_err());
         assert!(parse_line("abc  f", Algo::Sha256).is_err());
         assert!(parse_line(&format!("{h}  "), Algo::Sha256).is_err());

@@ -76,8 +76,7 @@ impl Staging {
     /// Stage `bytes` as the whole content of `dest`.
     pub fn write(&mut self, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
         let file = self.create(dest)?;
-        file.write_all(bytes)
-            .map_err(|e| io_at(dest, e))?;
+        file.write_all(bytes).map_err(|e| io_at(dest, e))?;
         Ok(())
     }
 
@@ -90,15 +89,12 @@ impl Staging {
     /// 0644 (the temp files are 0600), whatever the umask.
     pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
         for (tmp, dest) in &mut self.files {
-            tmp.as_file_mut()
-                .sync_all()
-                .map_err(|e| io_at(dest, e))?;
+            tmp.as_file_mut().sync_all().map_err(|e| io_at(dest, e))?;
             set_mode(tmp.path(), 0o644).map_err(|e| io_at(dest, e))?;
         }
         let mut done = Vec::with_capacity(self.files.len());
         for (tmp, dest) in std::mem::take(&mut self.files) {
-            tmp.persist(&dest)
-                .map_err(|e| io_at(&dest, e.error))?;
+            tmp.persist(&dest).map_err(|e| io_at(&dest, e.error))?;
             done.push(dest);
         }
         self.committed = true;
@@ -174,7 +170,10 @@ mod tests {
         let done = s.commit().unwrap();
         assert_eq!(done.len(), 2);
         assert_eq!(fs_err::read(out.join("b.txt")).unwrap(), b"b");
-        let names: Vec<_> = fs_err::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs_err::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "no temp files left: {names:?}");
     }
 

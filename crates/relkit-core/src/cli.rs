@@ -47,7 +47,11 @@ pub fn usage_exit(e: &clap::Error) -> ExitCode {
         .collect();
     let joined = paragraph.join(" ");
     let first = joined.strip_prefix("error: ").unwrap_or(&joined);
-    let first = if first.is_empty() { "invalid arguments" } else { first };
+    let first = if first.is_empty() {
+        "invalid arguments"
+    } else {
+        first
+    };
     let bin = std::env::args()
         .next()
         .and_then(|a| {

@@ -3,6 +3,7 @@
 //! `::add-mask::`). Outside Actions these are quiet no-ops, so helpers call
 //! them unconditionally.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -75,15 +76,17 @@ pub struct ArtifactRow<'a> {
 
 /// A Markdown table of artifacts for the step summary.
 pub fn artifact_table(title: &str, rows: &[ArtifactRow<'_>]) -> String {
-    let mut s = format!("### {title}\n\n| name | target | size | sha256 |\n| --- | --- | ---: | --- |\n");
+    let mut s =
+        format!("### {title}\n\n| name | target | size | sha256 |\n| --- | --- | ---: | --- |\n");
     for r in rows {
-        s.push_str(&format!(
-            "| `{}` | {} | {} | `{}` |\n",
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | `{}` |",
             r.name.replace('|', "\\|"),
             r.target.unwrap_or("—"),
             human_size(r.size),
             r.sha256
-        ));
+        );
     }
     s.push('\n');
     s
@@ -109,7 +112,9 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Escape the message part of a workflow command.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a property value of a workflow command.
@@ -169,7 +174,10 @@ mod tests {
     #[test]
     fn outputs_single_and_multi_line() {
         assert_eq!(format_output("a", "b"), "a=b\n");
-        assert_eq!(format_output("a", "x\ny"), "a<<RELKIT_EOF_0\nx\ny\nRELKIT_EOF_0\n");
+        assert_eq!(
+            format_output("a", "x\ny"),
+            "a<<RELKIT_EOF_0\nx\ny\nRELKIT_EOF_0\n"
+        );
         // A value holding the delimiter cannot end the heredoc early.
         assert_eq!(
             format_output("a", "RELKIT_EOF_0\nz"),
@@ -184,7 +192,15 @@ mod tests {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(3 * 1024 * 1024), "3.0 MiB");
-        let t = artifact_table("Artifacts", &[ArtifactRow { name: "a|b", target: None, size: 1, sha256: "00" }]);
+        let t = artifact_table(
+            "Artifacts",
+            &[ArtifactRow {
+                name: "a|b",
+                target: None,
+                size: 1,
+                sha256: "00",
+            }],
+        );
         assert!(t.contains("| `a\\|b` | — | 1 B | `00` |"), "{t}");
     }
 }

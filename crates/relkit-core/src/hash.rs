@@ -172,10 +172,16 @@ pub fn open_regular(path: &Path) -> Result<fs_err::File, Error> {
         Err(e) => return Err(Error::Io(e)),
     };
     if meta.is_dir() {
-        return Err(Error::NotAFile { path: path.to_path_buf(), what: "is a folder, not a file" });
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            what: "is a folder, not a file",
+        });
     }
     if !meta.is_file() {
-        return Err(Error::NotAFile { path: path.to_path_buf(), what: "is not a regular file" });
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            what: "is not a regular file",
+        });
     }
     Ok(fs_err::File::open(path)?)
 }
@@ -236,12 +242,18 @@ mod tests {
     #[test]
     fn known_vectors() {
         let d = hash_reader(&b"abc"[..], Algo::Sha256, |_| {}).unwrap();
-        assert_eq!(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d.hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(d.size, 3);
         let d = hash_reader(&b"abc"[..], Algo::Sha512, |_| {}).unwrap();
         assert!(d.hex.starts_with("ddaf35a193617aba"), "{}", d.hex);
         let d = hash_reader(&b""[..], Algo::Blake3, |_| {}).unwrap();
-        assert_eq!(d.hex, "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+        assert_eq!(
+            d.hex,
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
     }
 
     #[test]

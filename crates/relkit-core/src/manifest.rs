@@ -95,7 +95,9 @@ pub struct Artifact {
 }
 
 /// Kinds of artifact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ArtifactKind {
@@ -152,7 +154,9 @@ pub struct Signature {
 }
 
 /// Signature schemes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SignatureKind {
@@ -250,25 +254,37 @@ impl Manifest {
     /// Check what the type system cannot: the version, the digests, and
     /// that no file path escapes the manifest's folder.
     pub fn check(&self, path: &Path) -> Result<(), Error> {
-        let at = |field: String, msg: String| Error::invalid(format!("`{}`: {field}", path.display()), msg);
+        let at = |field: String, msg: String| {
+            Error::invalid(format!("`{}`: {field}", path.display()), msg)
+        };
         if self.schema_version != SCHEMA_VERSION {
             return Err(at(
                 "schema_version".into(),
-                format!("{} is not supported (this relkit reads {SCHEMA_VERSION})", self.schema_version),
+                format!(
+                    "{} is not supported (this relkit reads {SCHEMA_VERSION})",
+                    self.schema_version
+                ),
             ));
         }
         for (i, a) in self.artifacts.iter().enumerate() {
             let field = |f: &str| format!("artifacts[{i}].{f}");
             if !is_hex(&a.sha256, 64) {
-                return Err(at(field("sha256"), format!("`{}` is not 64 lower-case hex digits", a.sha256)));
+                return Err(at(
+                    field("sha256"),
+                    format!("`{}` is not 64 lower-case hex digits", a.sha256),
+                ));
             }
             check_relative(&a.file).map_err(|m| at(field("file"), m))?;
             for (j, s) in a.signatures.iter().enumerate() {
-                check_relative(&s.file).map_err(|m| at(field(&format!("signatures[{j}].file")), m))?;
+                check_relative(&s.file)
+                    .map_err(|m| at(field(&format!("signatures[{j}].file")), m))?;
             }
             for (j, c) in a.contents.iter().enumerate() {
                 if !is_hex(&c.sha256, 64) {
-                    return Err(at(field(&format!("contents[{j}].sha256")), format!("`{}` is not 64 lower-case hex digits", c.sha256)));
+                    return Err(at(
+                        field(&format!("contents[{j}].sha256")),
+                        format!("`{}` is not 64 lower-case hex digits", c.sha256),
+                    ));
                 }
             }
         }
@@ -278,7 +294,9 @@ impl Manifest {
 
 /// Whether `s` is exactly `len` lower-case hex digits.
 pub fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A manifest `file` must be a plain relative path inside the manifest's
@@ -287,9 +305,13 @@ pub fn check_relative(file: &str) -> Result<(), String> {
     if file.is_empty()
         || file.starts_with('/')
         || file.contains('\\')
-        || file.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+        || file
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
     {
-        return Err(format!("`{file}` must be a relative path inside the manifest's folder"));
+        return Err(format!(
+            "`{file}` must be a relative path inside the manifest's folder"
+        ));
     }
     Ok(())
 }
@@ -337,13 +359,21 @@ mod tests {
         let mut m = Manifest::new("t", "1.0.0", "1970-01-01T00:00:00Z".into());
         m.artifacts = vec![artifact("../evil")];
         let e = m.check(Path::new("m.json")).unwrap_err().to_string();
-        assert_eq!(e, "`m.json`: artifacts[0].file: `../evil` must be a relative path inside the manifest's folder");
+        assert_eq!(
+            e,
+            "`m.json`: artifacts[0].file: `../evil` must be a relative path inside the manifest's folder"
+        );
         m.artifacts = vec![artifact("ok")];
         m.artifacts[0].sha256 = "XYZ".into();
         let e = m.check(Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("artifacts[0].sha256: `XYZ`"), "{e}");
         m.artifacts[0].sha256 = "a".repeat(64);
         m.schema_version = 9;
-        assert!(m.check(Path::new("m.json")).unwrap_err().to_string().contains("schema_version"));
+        assert!(
+            m.check(Path::new("m.json"))
+                .unwrap_err()
+                .to_string()
+                .contains("schema_version")
+        );
     }
 }

@@ -35,8 +35,13 @@ mod tests {
     fn rejects_path_tricks() {
         assert!(check_component("--name", "mytool").is_ok());
         assert!(check_component("--name", "my_tool-2.x").is_ok());
-        assert_eq!(check_component("--name", "").unwrap_err().to_string(), "--name: must not be empty");
-        for bad in [".", "..", "a/b", "a\\b", "../x", "a..b", "a\nb", "-x", "a b"] {
+        assert_eq!(
+            check_component("--name", "").unwrap_err().to_string(),
+            "--name: must not be empty"
+        );
+        for bad in [
+            ".", "..", "a/b", "a\\b", "../x", "a..b", "a\nb", "-x", "a b",
+        ] {
             let e = check_component("--name", bad).unwrap_err().to_string();
             assert!(e.starts_with("--name: `"), "{e}");
         }

@@ -58,7 +58,9 @@ impl FromStr for ArchiveFormat {
             .ok_or_else(|| {
                 Error::invalid(
                     "--format",
-                    format!("`{s}` is not a known format (expected tar.gz, tar.xz, tar.zst or zip)"),
+                    format!(
+                        "`{s}` is not a known format (expected tar.gz, tar.xz, tar.zst or zip)"
+                    ),
                 )
             })
     }
@@ -104,7 +106,10 @@ const ARCHES: &[(&str, &[&str])] = &[
     ("amd64", &["x86_64"]),
     ("arm64", &["aarch64", "arm64"]),
     ("386", &["i686", "i586", "i386"]),
-    ("arm", &["arm", "armv5te", "armv6", "armv7", "armv7a", "thumbv7neon"]),
+    (
+        "arm",
+        &["arm", "armv5te", "armv6", "armv7", "armv7a", "thumbv7neon"],
+    ),
     ("riscv64", &["riscv64gc", "riscv64"]),
     ("ppc64le", &["powerpc64le"]),
     ("ppc64", &["powerpc64"]),
@@ -129,7 +134,11 @@ impl Target {
                 ),
             )
         };
-        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b)) {
+        if raw.is_empty()
+            || !raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+        {
             return Err(unknown());
         }
         let parts: Vec<&str> = raw.split(['/', '_', '-']).collect();
@@ -265,11 +274,19 @@ mod tests {
         ];
         for (triple, os, arch, windows) in cases {
             let t = Target::parse(triple).unwrap();
-            assert_eq!((t.os(), t.arch(), t.is_windows()), (os, arch, windows), "{triple}");
+            assert_eq!(
+                (t.os(), t.arch(), t.is_windows()),
+                (os, arch, windows),
+                "{triple}"
+            );
             assert_eq!(t.name(), triple);
             assert_eq!(t.spelling(), Spelling::RustTriple);
             assert_eq!(t.exe_suffix(), if windows { ".exe" } else { "" });
-            let fmt = if windows { ArchiveFormat::Zip } else { ArchiveFormat::TarGz };
+            let fmt = if windows {
+                ArchiveFormat::Zip
+            } else {
+                ArchiveFormat::TarGz
+            };
             assert_eq!(t.default_format(), fmt);
         }
     }
@@ -285,14 +302,25 @@ mod tests {
         let w = Target::parse("windows/386").unwrap();
         assert_eq!(w.exe_suffix(), ".exe");
         assert_eq!(w.default_format(), ArchiveFormat::Zip);
-        assert_eq!(Target::parse("darwin_arm64").unwrap().name(), "darwin-arm64");
+        assert_eq!(
+            Target::parse("darwin_arm64").unwrap().name(),
+            "darwin-arm64"
+        );
     }
 
     #[test]
     fn unknown_targets() {
         for bad in [
-            "", "linux", "amd64/linux", "plan9/amd64", "sparc-sun-solaris", "x86_64-unknown-none",
-            "x86_64-unknown-linux gnu", "../x", "linux/amd64/v2", "linux/../amd64",
+            "",
+            "linux",
+            "amd64/linux",
+            "plan9/amd64",
+            "sparc-sun-solaris",
+            "x86_64-unknown-none",
+            "x86_64-unknown-linux gnu",
+            "../x",
+            "linux/amd64/v2",
+            "linux/../amd64",
         ] {
             let e = Target::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("--target: `"), "{bad}: {e}");
@@ -301,9 +329,18 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!("tar.zst".parse::<ArchiveFormat>().unwrap(), ArchiveFormat::TarZst);
-        assert_eq!("tgz".parse::<ArchiveFormat>().unwrap(), ArchiveFormat::TarGz);
+        assert_eq!(
+            "tar.zst".parse::<ArchiveFormat>().unwrap(),
+            ArchiveFormat::TarZst
+        );
+        assert_eq!(
+            "tgz".parse::<ArchiveFormat>().unwrap(),
+            ArchiveFormat::TarGz
+        );
         assert!("rar".parse::<ArchiveFormat>().is_err());
-        assert_eq!(Target::host().os(), std::env::consts::OS.replace("macos", "darwin"));
+        assert_eq!(
+            Target::host().os(),
+            std::env::consts::OS.replace("macos", "darwin")
+        );
     }
 }

@@ -57,7 +57,10 @@ mod tests {
         assert_eq!(rc.to_string(), "2.0.0-rc.1+build.5");
         assert!(rc.is_prerelease());
         let e = Version::parse("--version", "1.2").unwrap_err().to_string();
-        assert!(e.starts_with("--version: `1.2` is not a semver version"), "{e}");
+        assert!(
+            e.starts_with("--version: `1.2` is not a semver version"),
+            "{e}"
+        );
         assert!(Version::parse("--version", "vv1.0.0").is_err());
     }
 }

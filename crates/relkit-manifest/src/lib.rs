@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 use relkit_core::atomic;
 use relkit_core::hash::{self, Algo};
-use relkit_core::manifest::{self, Artifact, ArtifactKind, Manifest, Metrics, Signature, SignatureKind};
+use relkit_core::manifest::{
+    self, Artifact, ArtifactKind, Manifest, Metrics, Signature, SignatureKind,
+};
 use relkit_core::version::Version;
 use relkit_core::{Failure, HasFailure, buildtime, gha};
 
@@ -63,6 +65,13 @@ pub enum Command {
     Verify {
         /// The manifest.
         manifest: PathBuf,
+        /// Also check every minisign signature with this public key file
+        /// (a minisign `.pub` file).
+        #[arg(long, value_name = "FILE", conflicts_with = "public_key_string")]
+        public_key: Option<PathBuf>,
+        /// Also check every minisign signature with this public key (`RW…`).
+        #[arg(long, value_name = "KEY", env = "RELKIT_MINISIGN_PUBLIC_KEY")]
+        public_key_string: Option<String>,
     },
     /// Print the manifest's JSON schema.
     Schema {
@@ -158,8 +167,18 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             let m = merge(&parts, &add, &output, &release)?;
             write(&output, &m)
         }
-        Command::Verify { manifest } => {
-            let problems = verify(&manifest)?;
+        Command::Verify {
+            manifest,
+            public_key,
+            public_key_string,
+        } => {
+            let key = match (public_key, public_key_string) {
+                (Some(path), _) => {
+                    Some(fs_err::read_to_string(path).map_err(relkit_core::Error::from)?)
+                }
+                (None, key) => key,
+            };
+            let problems = verify(&manifest, key.as_deref())?;
             for p in &problems {
                 println!("{p}");
             }
@@ -196,9 +215,16 @@ fn write(output: &Path, m: &Manifest) -> Result<(), Error> {
             sha256: &a.sha256,
         })
         .collect();
-    gha::append_summary(&gha::artifact_table(&format!("{} {}", m.name, m.version), &rows))?;
+    gha::append_summary(&gha::artifact_table(
+        &format!("{} {}", m.name, m.version),
+        &rows,
+    ))?;
     gha::set_output("manifest", &output.to_string_lossy())?;
-    tracing::info!("wrote {} ({} artifacts)", output.display(), m.artifacts.len());
+    tracing::info!(
+        "wrote {} ({} artifacts)",
+        output.display(),
+        m.artifacts.len()
+    );
     Ok(())
 }
 
@@ -218,7 +244,13 @@ fn apply_release(m: &mut Manifest, release: &ReleaseArgs, repo: &Path) {
 }
 
 /// Build a manifest listing `files`, with paths relative to `output`'s folder.
-pub fn create(name: &str, version: &str, output: &Path, release: &ReleaseArgs, files: &[PathBuf]) -> Result<Manifest, Error> {
+pub fn create(
+    name: &str,
+    version: &str,
+    output: &Path,
+    release: &ReleaseArgs,
+    files: &[PathBuf],
+) -> Result<Manifest, Error> {
     relkit_core::names::check_component("--name", name)?;
     let version = Version::parse("--version", version)?;
     let epoch = buildtime::build_epoch(Path::new("."))?;
@@ -232,7 +264,12 @@ pub fn create(name: &str, version: &str, output: &Path, release: &ReleaseArgs, f
 
 /// Hash `files` in parallel and describe each as an artifact relative to the
 /// manifest at `output`.
-pub fn describe_files(files: &[PathBuf], output: &Path, name: &str, version: &str) -> Result<Vec<Artifact>, Error> {
+pub fn describe_files(
+    files: &[PathBuf],
+    output: &Path,
+    name: &str,
+    version: &str,
+) -> Result<Vec<Artifact>, Error> {
     let base = manifest_dir(output);
     files
         .par_iter()
@@ -256,7 +293,12 @@ pub fn describe_files(files: &[PathBuf], output: &Path, name: &str, version: &st
 
 /// Merge parts (their file paths rebased onto `output`'s folder) and
 /// extra files into one manifest.
-pub fn merge(parts: &[PathBuf], add: &[PathBuf], output: &Path, release: &ReleaseArgs) -> Result<Manifest, Error> {
+pub fn merge(
+    parts: &[PathBuf],
+    add: &[PathBuf],
+    output: &Path,
+    release: &ReleaseArgs,
+) -> Result<Manifest, Error> {
     let base = manifest_dir(output);
     let mut merged: Option<(Manifest, PathBuf)> = None;
     let mut by_file: BTreeMap<String, (Artifact, PathBuf)> = BTreeMap::new();
@@ -267,7 +309,10 @@ pub fn merge(parts: &[PathBuf], add: &[PathBuf], output: &Path, release: &Releas
         match &mut merged {
             None => merged = Some((part.clone(), part_path.clone())),
             Some((m, first)) => {
-                for (what, ours, theirs) in [("name", &m.name, &part.name), ("version", &m.version, &part.version)] {
+                for (what, ours, theirs) in [
+                    ("name", &m.name, &part.name),
+                    ("version", &m.version, &part.version),
+                ] {
                     if ours != theirs {
                         return Err(Error::Mismatch {
                             what,
@@ -280,8 +325,10 @@ pub fn merge(parts: &[PathBuf], add: &[PathBuf], output: &Path, release: &Releas
                 }
                 // Jobs of one release share SOURCE_DATE_EPOCH; if they do
                 // not, the latest time wins so the result is order-free.
-                if buildtime::parse_rfc3339(&part.build_timestamp) > buildtime::parse_rfc3339(&m.build_timestamp) {
-                    m.build_timestamp = part.build_timestamp.clone();
+                if buildtime::parse_rfc3339(&part.build_timestamp)
+                    > buildtime::parse_rfc3339(&m.build_timestamp)
+                {
+                    m.build_timestamp.clone_from(&part.build_timestamp);
                 }
                 m.targets.extend(part.targets.iter().cloned());
                 m.tag = m.tag.take().or(part.tag.clone());
@@ -313,7 +360,11 @@ pub fn merge(parts: &[PathBuf], add: &[PathBuf], output: &Path, release: &Releas
     Ok(m)
 }
 
-fn insert_unique(by_file: &mut BTreeMap<String, (Artifact, PathBuf)>, a: Artifact, from: &Path) -> Result<(), Error> {
+fn insert_unique(
+    by_file: &mut BTreeMap<String, (Artifact, PathBuf)>,
+    a: Artifact,
+    from: &Path,
+) -> Result<(), Error> {
     match by_file.get_mut(&a.file) {
         None => {
             by_file.insert(a.file.clone(), (a, from.to_path_buf()));
@@ -360,7 +411,11 @@ pub fn attach_signatures(m: &mut Manifest) {
     for (base, kind, file) in sigs {
         if let Some(target) = m.artifacts.iter_mut().find(|a| a.file == base) {
             if !target.signatures.iter().any(|s| s.file == file) {
-                target.signatures.push(Signature { kind, file, key_id: None });
+                target.signatures.push(Signature {
+                    kind,
+                    file,
+                    key_id: None,
+                });
             }
         }
     }
@@ -381,7 +436,9 @@ pub fn relative_to(base: &Path, path: &Path) -> Result<String, Error> {
         let joined = if p.is_absolute() {
             p.to_path_buf()
         } else {
-            std::env::current_dir().map_err(relkit_core::Error::from)?.join(p)
+            std::env::current_dir()
+                .map_err(relkit_core::Error::from)?
+                .join(p)
         };
         let mut out = PathBuf::new();
         for c in joined.components() {
@@ -402,9 +459,13 @@ pub fn relative_to(base: &Path, path: &Path) -> Result<String, Error> {
             format!("is outside the manifest's folder `{}`", base.display()),
         )
     })?;
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let s = parts.join("/");
-    manifest::check_relative(&s).map_err(|m| relkit_core::Error::invalid(format!("`{}`", path.display()), m))?;
+    manifest::check_relative(&s)
+        .map_err(|m| relkit_core::Error::invalid(format!("`{}`", path.display()), m))?;
     Ok(s)
 }
 
@@ -428,7 +489,8 @@ pub fn guess_kind(name: &str) -> ArtifactKind {
         ArtifactKind::ChecksumSidecar
     } else if name.ends_with("SUMS") {
         ArtifactKind::Checksums
-    } else if ends(".tar.gz") || ends(".tgz") || ends(".tar.xz") || ends(".tar.zst") || ends(".zip") {
+    } else if ends(".tar.gz") || ends(".tgz") || ends(".tar.xz") || ends(".tar.zst") || ends(".zip")
+    {
         ArtifactKind::Archive
     } else {
         ArtifactKind::Other
@@ -441,7 +503,9 @@ pub fn guess_target(file: &str, name: &str, version: &str) -> Option<String> {
     let stem = ["tar.gz", "tar.xz", "tar.zst", "zip"]
         .iter()
         .find_map(|ext| rest.strip_suffix(&format!(".{ext}")))?;
-    relkit_core::target::Target::parse(stem).ok().map(|t| t.name().to_owned())
+    relkit_core::target::Target::parse(stem)
+        .ok()
+        .map(|t| t.name().to_owned())
 }
 
 /// One problem found by [`verify`].
@@ -460,9 +524,16 @@ impl std::fmt::Display for Problem {
 }
 
 /// Re-hash every artifact of `manifest_path` and check that each listed
-/// signature file exists; returns every problem found, in file order.
-pub fn verify(manifest_path: &Path) -> Result<Vec<Problem>, Error> {
+/// signature file exists; with a minisign `public_key`, also check every
+/// minisign signature. Returns every problem found, in file order.
+pub fn verify(manifest_path: &Path, public_key: Option<&str>) -> Result<Vec<Problem>, Error> {
     let m = Manifest::read(manifest_path)?;
+    let public_key = public_key
+        .map(|k| relkit_sign::minisig::MinisignPublicKey::parse(k, "--public-key"))
+        .transpose()
+        .map_err(|e| {
+            relkit_core::Error::invalid("--public-key", relkit_core::error::one_line(&e))
+        })?;
     let base = manifest_dir(manifest_path);
     let mut problems: Vec<Problem> = m
         .artifacts
@@ -494,11 +565,31 @@ pub fn verify(manifest_path: &Path) -> Result<Vec<Problem>, Error> {
                 }
             }
             for s in &a.signatures {
-                if !base.join(&s.file).is_file() {
+                let sig_path = base.join(&s.file);
+                if !sig_path.is_file() {
                     out.push(Problem {
                         file: a.file.clone(),
                         what: format!("signature `{}` is missing", s.file),
                     });
+                } else if let (Some(key), SignatureKind::Minisign) = (&public_key, s.kind) {
+                    let checked = fs_err::read_to_string(&sig_path)
+                        .map_err(|e| relkit_core::error::one_line(&e))
+                        .and_then(|text| {
+                            relkit_sign::minisig::verify_detailed(
+                                &base.join(&a.file),
+                                &sig_path,
+                                &text,
+                                key,
+                                false,
+                            )
+                            .map_err(|e| relkit_core::error::one_line(&e))
+                        });
+                    if let Err(why) = checked {
+                        out.push(Problem {
+                            file: a.file.clone(),
+                            what: format!("signature `{}`: {why}", s.file),
+                        });
+                    }
                 }
             }
             out
@@ -514,26 +605,46 @@ mod tests {
 
     #[test]
     fn kinds_and_targets_from_names() {
-        assert_eq!(guess_kind("t-1.0.0-x86_64-unknown-linux-gnu.tar.gz"), ArtifactKind::Archive);
+        assert_eq!(
+            guess_kind("t-1.0.0-x86_64-unknown-linux-gnu.tar.gz"),
+            ArtifactKind::Archive
+        );
         assert_eq!(guess_kind("SHA256SUMS"), ArtifactKind::Checksums);
         assert_eq!(guess_kind("SHA256SUMS.minisig"), ArtifactKind::Signature);
         assert_eq!(guess_kind("a.zip.sha256"), ArtifactKind::ChecksumSidecar);
-        assert_eq!(guess_kind("terraform-provider-x_1.0.0_linux_amd64.zip"), ArtifactKind::TerraformProviderZip);
-        assert_eq!(guess_kind("terraform-provider-x_1.0.0_SHA256SUMS"), ArtifactKind::TerraformSha256sums);
+        assert_eq!(
+            guess_kind("terraform-provider-x_1.0.0_linux_amd64.zip"),
+            ArtifactKind::TerraformProviderZip
+        );
+        assert_eq!(
+            guess_kind("terraform-provider-x_1.0.0_SHA256SUMS"),
+            ArtifactKind::TerraformSha256sums
+        );
         assert_eq!(guess_kind("notes.txt"), ArtifactKind::Other);
         assert_eq!(
             guess_target("t-1.0.0-x86_64-pc-windows-msvc.zip", "t", "1.0.0").as_deref(),
             Some("x86_64-pc-windows-msvc")
         );
-        assert_eq!(guess_target("t-1.0.0-linux-amd64.tar.gz", "t", "1.0.0").as_deref(), Some("linux-amd64"));
+        assert_eq!(
+            guess_target("t-1.0.0-linux-amd64.tar.gz", "t", "1.0.0").as_deref(),
+            Some("linux-amd64")
+        );
         assert_eq!(guess_target("other.tar.gz", "t", "1.0.0"), None);
     }
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative_to(Path::new("/a/dist"), Path::new("/a/dist/x/y.tgz")).unwrap(), "x/y.tgz");
-        assert_eq!(relative_to(Path::new("/a/dist"), Path::new("/a/dist/x/../y")).unwrap(), "y");
-        let e = relative_to(Path::new("/a/dist"), Path::new("/a/other")).unwrap_err().to_string();
+        assert_eq!(
+            relative_to(Path::new("/a/dist"), Path::new("/a/dist/x/y.tgz")).unwrap(),
+            "x/y.tgz"
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/dist"), Path::new("/a/dist/x/../y")).unwrap(),
+            "y"
+        );
+        let e = relative_to(Path::new("/a/dist"), Path::new("/a/other"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is outside the manifest's folder"), "{e}");
     }
 }

@@ -71,7 +71,10 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-fn open_source(entry: &Entry, progress: &indicatif::ProgressBar) -> io::Result<HashingReader<fs_err::File>> {
+fn open_source(
+    entry: &Entry,
+    progress: &indicatif::ProgressBar,
+) -> io::Result<HashingReader<fs_err::File>> {
     let path = entry.source.as_ref().expect("file entries have a source");
     let bar = progress.clone();
     Ok(HashingReader {
@@ -132,7 +135,9 @@ pub fn write_archive<W: Write>(
         ArchiveFormat::Zip => write_zip(hashing, entries, mtime, progress)?,
     };
     let (buffered, digest) = hashing.finish()?;
-    let out = buffered.into_inner().map_err(io::IntoInnerError::into_error)?;
+    let out = buffered
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
     Ok((out, digest, written))
 }
 
@@ -168,17 +173,28 @@ fn append_tar<W: Write>(
 
 /// Zip's DOS time for `epoch`, clamped to the format's 1980–2107 range.
 pub fn dos_time(epoch: i64) -> zip::DateTime {
-    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
+    let when = time::OffsetDateTime::from_unix_timestamp(epoch)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let (y, mo, d, h, mi, s) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
     let min = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).expect("valid DOS time");
-    if y < 1980 {
+    if when.year() < 1980 {
         return min;
     }
-    u16::try_from(y)
+    u16::try_from(when.year())
         .ok()
-        .and_then(|y| zip::DateTime::from_date_and_time(y, mo, d, h, mi, s).ok())
-        .unwrap_or_else(|| zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).expect("valid DOS time"))
+        .and_then(|year| {
+            zip::DateTime::from_date_and_time(
+                year,
+                u8::from(when.month()),
+                when.day(),
+                when.hour(),
+                when.minute(),
+                when.second(),
+            )
+            .ok()
+        })
+        .unwrap_or_else(|| {
+            zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).expect("valid DOS time")
+        })
 }
 
 fn write_zip<W: Write>(

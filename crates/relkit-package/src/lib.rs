@@ -25,7 +25,12 @@ use crate::archive::Entry;
 /// DIR/NAME-VERSION-TARGET.part.json. The same inputs and SOURCE_DATE_EPOCH
 /// (default: the commit time of HEAD) give the same bytes on any machine.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "relkit-package", version, disable_version_flag = true, max_term_width = 100)]
+#[command(
+    name = "relkit-package",
+    version,
+    disable_version_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Project name, the first part of the archive name.
     #[arg(long, env = "RELKIT_NAME")]
@@ -53,7 +58,13 @@ pub struct Cli {
     pub strip: bool,
 
     /// Where to write the outputs.
-    #[arg(long, short, value_name = "DIR", default_value = "dist", env = "RELKIT_OUTPUT_DIR")]
+    #[arg(
+        long,
+        short,
+        value_name = "DIR",
+        default_value = "dist",
+        env = "RELKIT_OUTPUT_DIR"
+    )]
     pub output_dir: PathBuf,
 
     /// Binaries to package; they are marked executable (0755).
@@ -108,7 +119,9 @@ impl HasFailure for Error {
     fn failure(&self) -> Failure {
         match self {
             Error::Core(e) => e.failure(),
-            Error::Write { source, .. } if !relkit_core::error::is_input_io(source) => Failure::Internal,
+            Error::Write { source, .. } if !relkit_core::error::is_input_io(source) => {
+                Failure::Internal
+            }
             _ => Failure::Input,
         }
     }
@@ -200,11 +213,12 @@ pub fn package(opts: &Options) -> Result<Packaged, Error> {
     let total: u64 = entries.iter().map(|e| e.size).sum();
     let bar = relkit_core::progress::bytes(total, "packaging");
     let tmp = staging.create(&archive_path)?;
-    let (_, digest, written) = archive::write_archive(tmp.as_file_mut(), opts.format, &entries, opts.epoch, &bar)
-        .map_err(|source| Error::Write {
-            path: archive_path.clone(),
-            source,
-        })?;
+    let (_, digest, written) =
+        archive::write_archive(tmp.as_file_mut(), opts.format, &entries, opts.epoch, &bar)
+            .map_err(|source| Error::Write {
+                path: archive_path.clone(),
+                source,
+            })?;
     bar.finish_and_clear();
 
     let sidecar = opts.output_dir.join(format!("{file_name}.sha256"));
@@ -229,8 +243,12 @@ pub fn package(opts: &Options) -> Result<Packaged, Error> {
             .collect(),
         signatures: Vec::new(),
     };
-    let sidecar_digest = relkit_core::hash::hash_reader(sidecar_text.as_bytes(), relkit_core::hash::Algo::Sha256, |_| {})
-        .map_err(relkit_core::Error::from)?;
+    let sidecar_digest = relkit_core::hash::hash_reader(
+        sidecar_text.as_bytes(),
+        relkit_core::hash::Algo::Sha256,
+        |_| {},
+    )
+    .map_err(relkit_core::Error::from)?;
     let sidecar_artifact = Artifact {
         name: format!("{file_name}.sha256"),
         kind: ArtifactKind::ChecksumSidecar,
@@ -241,7 +259,11 @@ pub fn package(opts: &Options) -> Result<Packaged, Error> {
         contents: Vec::new(),
         signatures: Vec::new(),
     };
-    let mut manifest = Manifest::new(&opts.name, &opts.version.to_string(), buildtime::rfc3339(opts.epoch)?);
+    let mut manifest = Manifest::new(
+        &opts.name,
+        &opts.version.to_string(),
+        buildtime::rfc3339(opts.epoch)?,
+    );
     manifest.artifacts = vec![artifact.clone(), sidecar_artifact];
     if !strip_sizes.is_empty() {
         manifest.metrics = Some(Metrics {
@@ -296,7 +318,13 @@ fn collect_entries(
         let (source, size) = if opts.strip {
             let copy = scratch.join(&name);
             let after = strip(bin, &copy)?;
-            strip_sizes.insert(path.clone(), StripSizes { before: meta.len(), after });
+            strip_sizes.insert(
+                path.clone(),
+                StripSizes {
+                    before: meta.len(),
+                    after,
+                },
+            );
             (copy, after)
         } else {
             (bin.clone(), meta.len())
@@ -410,10 +438,12 @@ fn check_symlink(path: &Path) -> Result<(), Error> {
 }
 
 fn base_name(path: &Path) -> Result<String, Error> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| relkit_core::Error::invalid(format!("`{}`", path.display()), "has no usable UTF-8 file name"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        relkit_core::Error::invalid(
+            format!("`{}`", path.display()),
+            "has no usable UTF-8 file name",
+        )
+    })?;
     Ok(name.to_owned())
 }
 
@@ -442,12 +472,23 @@ fn strip(bin: &Path, out: &Path) -> Result<u64, Error> {
         message,
     };
     match result {
-        Err(e) => Err(failed(format!("cannot run `{}`: {e}", tool.to_string_lossy()))),
+        Err(e) => Err(failed(format!(
+            "cannot run `{}`: {e}",
+            tool.to_string_lossy()
+        ))),
         Ok(o) if !o.status.success() => {
             let text = String::from_utf8_lossy(&o.stderr);
-            Err(failed(text.lines().next().unwrap_or("no message").trim().to_owned()))
+            Err(failed(
+                text.lines()
+                    .next()
+                    .unwrap_or("no message")
+                    .trim()
+                    .to_owned(),
+            ))
         }
-        Ok(_) => Ok(fs_err::metadata(out).map_err(relkit_core::Error::from)?.len()),
+        Ok(_) => Ok(fs_err::metadata(out)
+            .map_err(relkit_core::Error::from)?
+            .len()),
     }
 }
 

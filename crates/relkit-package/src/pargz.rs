@@ -57,7 +57,8 @@ impl<W: Write> ParGzEncoder<W> {
                 0 | 1 => 4,
                 _ => 0,
             };
-            self.out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255])?;
+            self.out
+                .write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255])?;
             self.header_written = true;
         }
         Ok(())
@@ -151,7 +152,8 @@ fn deflate_block(block: &[u8], dict: &[u8], level: u32, last: bool) -> io::Resul
         let status = c
             .compress_vec(&block[consumed..], &mut out, flush)
             .map_err(io::Error::other)?;
-        let done_input = usize::try_from(c.total_in()).expect("block fits in memory") == block.len();
+        let done_input =
+            usize::try_from(c.total_in()).expect("block fits in memory") == block.len();
         match status {
             Status::StreamEnd => break,
             // With Sync, deflate is done once all input is in and it left
@@ -202,7 +204,9 @@ mod tests {
         }
         let gz = enc.finish().unwrap();
         let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back.len(), data.len());
         assert!(back == data, "round trip differs");
         gz
@@ -216,14 +220,26 @@ mod tests {
                 x ^= x >> 17;
                 x ^= x << 5;
                 // Half compressible text-like bytes, half noise.
-                if (i / 4096) % 2 == 0 { b"relkit "[i % 7] } else { x as u8 }
+                if (i / 4096) % 2 == 0 {
+                    b"relkit "[i % 7]
+                } else {
+                    x.to_le_bytes()[0]
+                }
             })
             .collect()
     }
 
     #[test]
     fn round_trips_at_block_edges() {
-        for len in [0, 1, WINDOW, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 3 * BLOCK_SIZE + 17] {
+        for len in [
+            0,
+            1,
+            WINDOW,
+            BLOCK_SIZE - 1,
+            BLOCK_SIZE,
+            BLOCK_SIZE + 1,
+            3 * BLOCK_SIZE + 17,
+        ] {
             roundtrip(&sample(len), 6);
         }
         roundtrip(&sample(2 * BLOCK_SIZE), 1);
@@ -233,8 +249,14 @@ mod tests {
     #[test]
     fn output_does_not_depend_on_thread_count() {
         let data = sample(5 * BLOCK_SIZE + 5);
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let four = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
         let a = one.install(|| roundtrip(&data, 6));
         let b = four.install(|| roundtrip(&data, 6));
         assert_eq!(a, b);

@@ -37,7 +37,9 @@ pub fn render(out: &Output, dir: &Path) -> String {
     format!(
         "success: {}\nexit_code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
         out.status.success(),
-        out.status.code().map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+        out.status
+            .code()
+            .map_or_else(|| "signal".to_owned(), |c| c.to_string()),
         filter(&out.stdout),
         filter(&out.stderr),
     )
@@ -67,7 +69,10 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 pub fn require(tool: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-    assert!(found, "`{tool}` is not installed: run scripts/install-test-tools");
+    assert!(
+        found,
+        "`{tool}` is not installed: run scripts/install-test-tools"
+    );
 }
 
 /// Every file below `dir`, relative, sorted, `/`-separated.

@@ -11,9 +11,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_relkit-checksum");
 
 fn files(dir: &Path) -> Vec<String> {
     let mut names = Vec::new();
-    for (i, name) in ["b.tar.gz", "a.zip", "c with space.bin", "empty"].iter().enumerate() {
-        let len = if *name == "empty" { 0 } else { 100_000 * (i + 1) };
-        kit::write(&dir.join(name), &kit::bytes(len, u32::try_from(i).unwrap() + 7), 0o644);
+    for (i, name) in ["b.tar.gz", "a.zip", "c with space.bin", "empty"]
+        .iter()
+        .enumerate()
+    {
+        let len = if *name == "empty" {
+            0
+        } else {
+            100_000 * (i + 1)
+        };
+        kit::write(
+            &dir.join(name),
+            &kit::bytes(len, u32::try_from(i).unwrap() + 7),
+            0o644,
+        );
         names.push((*name).to_owned());
     }
     names
@@ -35,12 +46,30 @@ fn sha256sum_accepts_sums_and_sidecars() {
     assert!(out.status.success(), "{}", kit::render(&out, d));
     let sums = fs_err::read_to_string(d.join("SHA256SUMS")).unwrap();
     let listed: Vec<&str> = sums.lines().map(|l| &l[66..]).collect();
-    assert_eq!(listed, ["a.zip", "b.tar.gz", "c with space.bin", "empty"], "sorted by name");
-    assert!(sums.lines().all(|l| l.as_bytes()[64..66] == *b"  "), "two spaces, never ` *`");
-    let ok = kit::run_ok(Command::new("sha256sum").current_dir(d).args(["-c", "--strict", "SHA256SUMS"]));
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).matches(": OK").count(), 4);
+    assert_eq!(
+        listed,
+        ["a.zip", "b.tar.gz", "c with space.bin", "empty"],
+        "sorted by name"
+    );
+    assert!(
+        sums.lines().all(|l| l.as_bytes()[64..66] == *b"  "),
+        "two spaces, never ` *`"
+    );
+    let ok = kit::run_ok(Command::new("sha256sum").current_dir(d).args([
+        "-c",
+        "--strict",
+        "SHA256SUMS",
+    ]));
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).matches(": OK").count(),
+        4
+    );
     for name in &names {
-        kit::run_ok(Command::new("sha256sum").current_dir(d).args(["-c", "--strict", &format!("{name}.sha256")]));
+        kit::run_ok(Command::new("sha256sum").current_dir(d).args([
+            "-c",
+            "--strict",
+            &format!("{name}.sha256"),
+        ]));
     }
     // Our own --check agrees.
     let own = checksum(d, &["--check", "SHA256SUMS"]);
@@ -55,7 +84,11 @@ fn sha512_and_blake3() {
     files(d);
     let out = checksum(d, &["--algo", "sha512", "a.zip", "empty"]);
     assert!(out.status.success());
-    kit::run_ok(Command::new("sha512sum").current_dir(d).args(["-c", "--strict", "SHA512SUMS"]));
+    kit::run_ok(
+        Command::new("sha512sum")
+            .current_dir(d)
+            .args(["-c", "--strict", "SHA512SUMS"]),
+    );
     let out = checksum(d, &["--algo", "blake3", "-o", "B3", "empty"]);
     assert!(out.status.success());
     assert_eq!(
@@ -82,8 +115,8 @@ fn check_reports_every_problem() {
     let mut sums = fs_err::read_to_string(d.join("SHA256SUMS")).unwrap();
     let a_hex = sums.lines().next().unwrap()[..64].to_owned();
     sums.push_str("not a checksum line\n");
-    sums.push_str(&format!("{}  ../escape\n", "0".repeat(64)));
-    sums.push_str(&format!("SHA256 (a.zip) = {}\n", a_hex.to_uppercase()));
+    sums.push_str(&("0".repeat(64) + "  ../escape\n"));
+    sums.push_str(&("SHA256 (a.zip) = ".to_owned() + &a_hex.to_uppercase() + "\n"));
     fs_err::write(d.join("SHA256SUMS"), sums).unwrap();
     let out = checksum(d, &["--check", "SHA256SUMS"]);
     assert_eq!(out.status.code(), Some(1));
@@ -111,7 +144,11 @@ fn bad_inputs_write_nothing() {
     for (name, args) in cases {
         let out = checksum(d, &args);
         assert_eq!(out.status.code(), Some(1), "{name}");
-        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{name}"
+        );
         insta::assert_snapshot!(name, kit::render(&out, d));
         assert_eq!(kit::files_in(d), before, "{name} left files behind");
     }
@@ -129,11 +166,18 @@ fn many_files_hash_in_parallel_and_match_sha256sum() {
     let mut args = Vec::new();
     for i in 0..64u32 {
         let name = format!("f{i:02}");
-        kit::write(&d.join(&name), &kit::bytes(20_000 + i as usize * 977, i + 1), 0o644);
+        kit::write(
+            &d.join(&name),
+            &kit::bytes(20_000 + i as usize * 977, i + 1),
+            0o644,
+        );
         args.push(name);
     }
     let out = checksum(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success());
     let theirs = kit::run_ok(Command::new("sha256sum").current_dir(d).args(&args));
-    assert_eq!(fs_err::read_to_string(d.join("SHA256SUMS")).unwrap(), String::from_utf8_lossy(&theirs.stdout));
+    assert_eq!(
+        fs_err::read_to_string(d.join("SHA256SUMS")).unwrap(),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
 }

@@ -26,7 +26,7 @@ fn committed_schema_has_not_drifted() {
         committed == generated,
         "dist-manifest.schema.json is stale: run RELKIT_UPDATE_SCHEMA=1 cargo nextest run -p relkit-manifest schema"
     );
-    let out = kit::run_ok(&mut kit::command(BIN).arg("schema"));
+    let out = kit::run_ok(kit::command(BIN).arg("schema"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), generated);
 }
 
@@ -34,12 +34,17 @@ fn committed_schema_has_not_drifted() {
 fn two_jobs(dir: &Path) {
     kit::write(&dir.join("tool"), &kit::bytes(50_000, 3), 0o755);
     kit::write(&dir.join("tool.exe"), &kit::bytes(40_000, 4), 0o755);
-    for (target, bin) in [("x86_64-unknown-linux-gnu", "tool"), ("x86_64-pc-windows-msvc", "tool.exe")] {
+    for (target, bin) in [
+        ("x86_64-unknown-linux-gnu", "tool"),
+        ("x86_64-pc-windows-msvc", "tool.exe"),
+    ] {
         let opts = relkit_package::Options {
             name: "tool".into(),
             version: relkit_core::version::Version::parse("v", "1.0.0").unwrap(),
             target: relkit_core::target::Target::parse(target).unwrap(),
-            format: relkit_core::target::Target::parse(target).unwrap().default_format(),
+            format: relkit_core::target::Target::parse(target)
+                .unwrap()
+                .default_format(),
             binaries: vec![dir.join(bin)],
             includes: vec![],
             strip: false,
@@ -62,55 +67,109 @@ fn merge_then_verify_then_validate_with_check_jsonschema() {
     two_jobs(d);
     kit::write(&d.join("dist/SHA256SUMS"), b"whatever\n", 0o644);
     kit::write(&d.join("dist/SHA256SUMS.minisig"), b"sig\n", 0o644);
-    let out = manifest(d, &[
-        "merge", "-o", "dist/manifest.json", "--tag", "v1.0.0", "--commit", "abc123",
-        "--add", "dist/SHA256SUMS", "--add", "dist/SHA256SUMS.minisig",
-        "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
-        "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.part.json",
-    ]);
+    let out = manifest(
+        d,
+        &[
+            "merge",
+            "-o",
+            "dist/manifest.json",
+            "--tag",
+            "v1.0.0",
+            "--commit",
+            "abc123",
+            "--add",
+            "dist/SHA256SUMS",
+            "--add",
+            "dist/SHA256SUMS.minisig",
+            "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
+            "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.part.json",
+        ],
+    );
     assert!(out.status.success(), "{}", kit::render(&out, d));
     let text = fs_err::read_to_string(d.join("dist/manifest.json")).unwrap();
     let m: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let files: Vec<&str> = m["artifacts"].as_array().unwrap().iter().map(|a| a["file"].as_str().unwrap()).collect();
-    assert_eq!(files, [
-        "SHA256SUMS",
-        "SHA256SUMS.minisig",
-        "x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip",
-        "x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip.sha256",
-        "x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
-        "x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz.sha256",
-    ]);
-    assert_eq!(m["targets"], serde_json::json!(["x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu"]));
+    let files: Vec<&str> = m["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "SHA256SUMS",
+            "SHA256SUMS.minisig",
+            "x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip",
+            "x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip.sha256",
+            "x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
+            "x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz.sha256",
+        ]
+    );
+    assert_eq!(
+        m["targets"],
+        serde_json::json!(["x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu"])
+    );
     assert_eq!(m["tag"], "v1.0.0");
-    assert_eq!(m["artifacts"][0]["signatures"][0]["file"], "SHA256SUMS.minisig");
+    assert_eq!(
+        m["artifacts"][0]["signatures"][0]["file"],
+        "SHA256SUMS.minisig"
+    );
     assert_eq!(m["artifacts"][0]["kind"], "checksums");
 
-    kit::run_ok(Command::new("check-jsonschema").arg("--schemafile").arg(schema_path()).arg(d.join("dist/manifest.json")));
+    kit::run_ok(
+        Command::new("check-jsonschema")
+            .arg("--schemafile")
+            .arg(schema_path())
+            .arg(d.join("dist/manifest.json")),
+    );
     // A part validates too.
     kit::run_ok(
         Command::new("check-jsonschema")
             .arg("--schemafile")
             .arg(schema_path())
-            .arg(d.join("dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json")),
+            .arg(d.join(
+                "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
+            )),
     );
     // And the schema rejects a broken manifest, so the check means something.
     let broken = text.replacen("\"sha256\": \"", "\"sha256\": \"XX", 1);
     fs_err::write(d.join("broken.json"), broken).unwrap();
-    let bad = kit::run(Command::new("check-jsonschema").arg("--schemafile").arg(schema_path()).arg(d.join("broken.json")));
+    let bad = kit::run(
+        Command::new("check-jsonschema")
+            .arg("--schemafile")
+            .arg(schema_path())
+            .arg(d.join("broken.json")),
+    );
     assert!(!bad.status.success());
 
     let ok = manifest(d, &["verify", "dist/manifest.json"]);
     assert!(ok.status.success(), "{}", kit::render(&ok, d));
 
     // Same inputs, same manifest bytes.
-    let again = manifest(d, &[
-        "merge", "-o", "dist/again.json", "--tag", "v1.0.0", "--commit", "abc123",
-        "--add", "dist/SHA256SUMS.minisig", "--add", "dist/SHA256SUMS",
-        "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.part.json",
-        "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
-    ]);
+    let again = manifest(
+        d,
+        &[
+            "merge",
+            "-o",
+            "dist/again.json",
+            "--tag",
+            "v1.0.0",
+            "--commit",
+            "abc123",
+            "--add",
+            "dist/SHA256SUMS.minisig",
+            "--add",
+            "dist/SHA256SUMS",
+            "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.part.json",
+            "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
+        ],
+    );
     assert!(again.status.success());
-    assert_eq!(text, fs_err::read_to_string(d.join("dist/again.json")).unwrap(), "merge order must not matter");
+    assert_eq!(
+        text,
+        fs_err::read_to_string(d.join("dist/again.json")).unwrap(),
+        "merge order must not matter"
+    );
 }
 
 #[test]
@@ -124,7 +183,17 @@ fn verify_lists_every_mismatch() {
         "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.part.json",
         "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.part.json",
     ];
-    let mut args = vec!["merge", "-o", "dist/manifest.json", "--commit", "c", "--add", "dist/SHA256SUMS", "--add", "dist/SHA256SUMS.minisig"];
+    let mut args = vec![
+        "merge",
+        "-o",
+        "dist/manifest.json",
+        "--commit",
+        "c",
+        "--add",
+        "dist/SHA256SUMS",
+        "--add",
+        "dist/SHA256SUMS.minisig",
+    ];
     args.extend(parts);
     assert!(manifest(d, &args).status.success());
     // A flipped byte, a truncated file, a deleted file, a deleted signature.
@@ -133,7 +202,10 @@ fn verify_lists_every_mismatch() {
     bytes[100] ^= 0xff;
     fs_err::write(&linux, bytes).unwrap();
     fs_err::write(d.join("dist/SHA256SUMS"), b"").unwrap();
-    fs_err::remove_file(d.join("dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip")).unwrap();
+    fs_err::remove_file(
+        d.join("dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip"),
+    )
+    .unwrap();
     fs_err::remove_file(d.join("dist/SHA256SUMS.minisig")).unwrap();
     let out = manifest(d, &["verify", "dist/manifest.json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -149,25 +221,110 @@ fn merge_refuses_conflicts_and_bad_parts() {
     // The same file with other content, as a racing job would produce.
     let text = fs_err::read_to_string(d.join(linux)).unwrap();
     let sha = text.split("\"sha256\": \"").nth(1).unwrap()[..64].to_owned();
-    kit::write(&d.join("dist/x86_64-unknown-linux-gnu/conflict.part.json"), text.replace(&sha, &"0".repeat(64)).as_bytes(), 0o644);
-    kit::write(&d.join("dist/other-version.part.json"), text.replace("\"version\": \"1.0.0\"", "\"version\": \"2.0.0\"").as_bytes(), 0o644);
-    kit::write(&d.join("dist/malformed.part.json"), b"{\"schema_version\": 1,", 0o644);
-    kit::write(&d.join("dist/unknown-field.part.json"), text.replacen('{', "{\"surprise\": 1,", 1).as_bytes(), 0o644);
-    kit::write(&d.join("dist/escape.part.json"), text.replace("\"file\": \"tool-1.0.0", "\"file\": \"../../tool-1.0.0").as_bytes(), 0o644);
+    kit::write(
+        &d.join("dist/x86_64-unknown-linux-gnu/conflict.part.json"),
+        text.replace(&sha, &"0".repeat(64)).as_bytes(),
+        0o644,
+    );
+    kit::write(
+        &d.join("dist/other-version.part.json"),
+        text.replace("\"version\": \"1.0.0\"", "\"version\": \"2.0.0\"")
+            .as_bytes(),
+        0o644,
+    );
+    kit::write(
+        &d.join("dist/malformed.part.json"),
+        b"{\"schema_version\": 1,",
+        0o644,
+    );
+    kit::write(
+        &d.join("dist/unknown-field.part.json"),
+        text.replacen('{', "{\"surprise\": 1,", 1).as_bytes(),
+        0o644,
+    );
+    kit::write(
+        &d.join("dist/escape.part.json"),
+        text.replace("\"file\": \"tool-1.0.0", "\"file\": \"../../tool-1.0.0")
+            .as_bytes(),
+        0o644,
+    );
     let cases = [
-        ("conflict", vec!["merge", "-o", "dist/m.json", linux, "dist/x86_64-unknown-linux-gnu/conflict.part.json"]),
-        ("version_mismatch", vec!["merge", "-o", "dist/m.json", linux, "dist/other-version.part.json"]),
-        ("malformed_part", vec!["merge", "-o", "dist/m.json", "dist/malformed.part.json"]),
-        ("unknown_field", vec!["merge", "-o", "dist/m.json", "dist/unknown-field.part.json"]),
-        ("path_escape", vec!["merge", "-o", "dist/m.json", "dist/escape.part.json"]),
-        ("missing_part", vec!["merge", "-o", "dist/m.json", "dist/nope.part.json"]),
-        ("create_outside_folder", vec!["create", "--name", "tool", "--version", "1.0.0", "-o", "dist/m.json", "tool"]),
-        ("create_bad_version", vec!["create", "--name", "tool", "--version", "one", "-o", "dist/m.json", "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"]),
+        (
+            "conflict",
+            vec![
+                "merge",
+                "-o",
+                "dist/m.json",
+                linux,
+                "dist/x86_64-unknown-linux-gnu/conflict.part.json",
+            ],
+        ),
+        (
+            "version_mismatch",
+            vec![
+                "merge",
+                "-o",
+                "dist/m.json",
+                linux,
+                "dist/other-version.part.json",
+            ],
+        ),
+        (
+            "malformed_part",
+            vec!["merge", "-o", "dist/m.json", "dist/malformed.part.json"],
+        ),
+        (
+            "unknown_field",
+            vec!["merge", "-o", "dist/m.json", "dist/unknown-field.part.json"],
+        ),
+        (
+            "path_escape",
+            vec!["merge", "-o", "dist/m.json", "dist/escape.part.json"],
+        ),
+        (
+            "missing_part",
+            vec!["merge", "-o", "dist/m.json", "dist/nope.part.json"],
+        ),
+        (
+            "create_outside_folder",
+            vec![
+                "create",
+                "--name",
+                "tool",
+                "--version",
+                "1.0.0",
+                "-o",
+                "dist/m.json",
+                "tool",
+            ],
+        ),
+        (
+            "create_bad_version",
+            vec![
+                "create",
+                "--name",
+                "tool",
+                "--version",
+                "one",
+                "-o",
+                "dist/m.json",
+                "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
+            ],
+        ),
     ];
     for (name, args) in cases {
         let out = manifest(d, &args);
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", kit::render(&out, d));
-        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{name}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}",
+            kit::render(&out, d)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{name}"
+        );
         assert!(!d.join("dist/m.json").exists(), "{name} wrote a manifest");
         insta::assert_snapshot!(name, kit::render(&out, d));
     }
@@ -178,16 +335,33 @@ fn create_lists_files_with_kinds_and_targets() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     two_jobs(d);
-    let out = manifest(d, &[
-        "create", "--name", "tool", "--version", "v1.0.0", "--commit", "c0ffee", "-o", "dist/manifest.json",
-        "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
-        "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip",
-    ]);
+    let out = manifest(
+        d,
+        &[
+            "create",
+            "--name",
+            "tool",
+            "--version",
+            "v1.0.0",
+            "--commit",
+            "c0ffee",
+            "-o",
+            "dist/manifest.json",
+            "dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
+            "dist/x86_64-pc-windows-msvc/tool-1.0.0-x86_64-pc-windows-msvc.zip",
+        ],
+    );
     assert!(out.status.success(), "{}", kit::render(&out, d));
-    let m: serde_json::Value = serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(m["artifacts"][0]["target"], "x86_64-pc-windows-msvc");
     assert_eq!(m["artifacts"][1]["kind"], "archive");
     assert_eq!(m["commit"], "c0ffee");
     assert_eq!(m["build_timestamp"], "2023-11-14T22:13:20Z");
-    assert!(manifest(d, &["verify", "dist/manifest.json"]).status.success());
+    assert!(
+        manifest(d, &["verify", "dist/manifest.json"])
+            .status
+            .success()
+    );
 }

@@ -11,7 +11,10 @@ use crate::{FORMATS, Project, expected_entries, run_in};
 const TOP: &str = "mytool-1.2.3-x86_64-unknown-linux-gnu";
 
 fn check_extracted(project: &Project, root: &Path, tool: &str) {
-    let tops: Vec<_> = fs_err::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let tops: Vec<_> = fs_err::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(tops, [TOP], "{tool}: exactly one top-level folder");
     let top = root.join(TOP);
     let mut found = kit::files_in(&top);
@@ -21,8 +24,15 @@ fn check_extracted(project: &Project, root: &Path, tool: &str) {
     assert_eq!(found, want, "{tool}: file list");
     for (inside, source, mode) in expected_entries() {
         let got = fs_err::read(top.join(inside)).unwrap();
-        assert!(got == fs_err::read(project.path().join(source)).unwrap(), "{tool}: {inside} differs");
-        let m = fs_err::metadata(top.join(inside)).unwrap().permissions().mode() & 0o777;
+        assert!(
+            got == fs_err::read(project.path().join(source)).unwrap(),
+            "{tool}: {inside} differs"
+        );
+        let m = fs_err::metadata(top.join(inside))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(m, mode, "{tool}: mode of {inside}");
     }
 }
@@ -35,7 +45,11 @@ fn real_extractors_read_every_format() {
     let project = Project::new();
     for format in FORMATS {
         let out = project.package(format, "dist", &[]);
-        assert!(out.status.success(), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let archive = project.archive("dist", format);
         let a = archive.to_str().unwrap();
 
@@ -106,9 +120,11 @@ fn sha256sum_accepts_the_sidecar_and_part_matches() {
             sidecar,
         ]
     );
-    let part: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(dist.join("mytool-1.2.3-x86_64-unknown-linux-gnu.part.json")).unwrap())
-            .unwrap();
+    let part: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(dist.join("mytool-1.2.3-x86_64-unknown-linux-gnu.part.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let archive = &part["artifacts"][0];
     assert_eq!(archive["kind"], "archive");
     assert_eq!(archive["target"], "x86_64-unknown-linux-gnu");
@@ -127,20 +143,49 @@ fn strip_records_sizes_and_shrinks_a_real_binary() {
     kit::require("cc");
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(dir.path().join("hello.c"), "int main(void){return 0;}\n").unwrap();
-    kit::run_ok(std::process::Command::new("cc").current_dir(dir.path()).args(["-g", "-o", "hello", "hello.c"]));
+    kit::run_ok(
+        std::process::Command::new("cc")
+            .current_dir(dir.path())
+            .args(["-g", "-o", "hello", "hello.c"]),
+    );
     let mut cmd = kit::command(crate::BIN);
-    cmd.current_dir(dir.path())
-        .args(["--name", "hello", "--version", "0.1.0", "--target", "linux/amd64", "--strip", "-o", "out", "hello"]);
+    cmd.current_dir(dir.path()).args([
+        "--name",
+        "hello",
+        "--version",
+        "0.1.0",
+        "--target",
+        "linux/amd64",
+        "--strip",
+        "-o",
+        "out",
+        "hello",
+    ]);
     kit::run_ok(&mut cmd);
-    let part: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(dir.path().join("out/hello-0.1.0-linux-amd64.part.json")).unwrap())
-            .unwrap();
+    let part: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(dir.path().join("out/hello-0.1.0-linux-amd64.part.json")).unwrap(),
+    )
+    .unwrap();
     let sizes = &part["metrics"]["strip"]["hello-0.1.0-linux-amd64/hello"];
-    let (before, after) = (sizes["before"].as_u64().unwrap(), sizes["after"].as_u64().unwrap());
-    assert!(after < before, "strip should shrink a -g binary: {before} -> {after}");
-    assert_eq!(part["artifacts"][0]["contents"][0]["size"].as_u64().unwrap(), after);
+    let (before, after) = (
+        sizes["before"].as_u64().unwrap(),
+        sizes["after"].as_u64().unwrap(),
+    );
+    assert!(
+        after < before,
+        "strip should shrink a -g binary: {before} -> {after}"
+    );
+    assert_eq!(
+        part["artifacts"][0]["contents"][0]["size"]
+            .as_u64()
+            .unwrap(),
+        after
+    );
     // The input itself is untouched.
-    assert_eq!(fs_err::metadata(dir.path().join("hello")).unwrap().len(), before);
+    assert_eq!(
+        fs_err::metadata(dir.path().join("hello")).unwrap().len(),
+        before
+    );
 }
 
 #[test]
@@ -148,8 +193,17 @@ fn windows_targets_default_to_zip_with_exe() {
     let dir = tempfile::tempdir().unwrap();
     kit::write(&dir.path().join("tool.exe"), b"MZ fake", 0o644);
     let mut cmd = kit::command(crate::BIN);
-    cmd.current_dir(dir.path())
-        .args(["--name", "tool", "--version", "2.0.0-rc.1", "--target", "x86_64-pc-windows-msvc", "-o", "out", "tool.exe"]);
+    cmd.current_dir(dir.path()).args([
+        "--name",
+        "tool",
+        "--version",
+        "2.0.0-rc.1",
+        "--target",
+        "x86_64-pc-windows-msvc",
+        "-o",
+        "out",
+        "tool.exe",
+    ]);
     kit::run_ok(&mut cmd);
     assert_eq!(
         kit::files_in(&dir.path().join("out")),

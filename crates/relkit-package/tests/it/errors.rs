@@ -29,7 +29,16 @@ fn fails(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
 }
 
 fn base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["--name", "tool", "--version", "1.0.0", "--target", "x86_64-unknown-linux-gnu", "-o", "out"];
+    let mut v = vec![
+        "--name",
+        "tool",
+        "--version",
+        "1.0.0",
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "-o",
+        "out",
+    ];
     v.extend_from_slice(extra);
     v
 }
@@ -42,26 +51,115 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// A case name, its arguments and its extra environment.
+type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
 #[test]
 fn bad_inputs() {
     let dir = setup();
     let d = dir.path();
     std::os::unix::fs::symlink("/etc/hostname", d.join("escape")).unwrap();
     std::os::unix::fs::symlink("tool", d.join("inside")).unwrap();
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("missing_file", base(&["nope"]), vec![]),
         ("directory_as_binary", base(&["adir"]), vec![]),
-        ("empty_name", vec!["--name", "", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
-        ("name_with_slash", vec!["--name", "a/b", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
-        ("name_with_dotdot", vec!["--name", "..", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
-        ("invalid_version", vec!["--name", "tool", "--version", "1.0", "--target", "linux/amd64", "-o", "out", "tool"], vec![]),
-        ("unknown_target", vec!["--name", "tool", "--version", "1.0.0", "--target", "sparc-sun-os", "-o", "out", "tool"], vec![]),
+        (
+            "empty_name",
+            vec![
+                "--name",
+                "",
+                "--version",
+                "1.0.0",
+                "--target",
+                "linux/amd64",
+                "-o",
+                "out",
+                "tool",
+            ],
+            vec![],
+        ),
+        (
+            "name_with_slash",
+            vec![
+                "--name",
+                "a/b",
+                "--version",
+                "1.0.0",
+                "--target",
+                "linux/amd64",
+                "-o",
+                "out",
+                "tool",
+            ],
+            vec![],
+        ),
+        (
+            "name_with_dotdot",
+            vec![
+                "--name",
+                "..",
+                "--version",
+                "1.0.0",
+                "--target",
+                "linux/amd64",
+                "-o",
+                "out",
+                "tool",
+            ],
+            vec![],
+        ),
+        (
+            "invalid_version",
+            vec![
+                "--name",
+                "tool",
+                "--version",
+                "1.0",
+                "--target",
+                "linux/amd64",
+                "-o",
+                "out",
+                "tool",
+            ],
+            vec![],
+        ),
+        (
+            "unknown_target",
+            vec![
+                "--name",
+                "tool",
+                "--version",
+                "1.0.0",
+                "--target",
+                "sparc-sun-os",
+                "-o",
+                "out",
+                "tool",
+            ],
+            vec![],
+        ),
         ("unknown_format", base(&["--format", "rar", "tool"]), vec![]),
-        ("same_file_name_twice", base(&["tool", "other/tool"]), vec![]),
-        ("include_clashes_with_binary", base(&["--include", "other/tool", "tool"]), vec![]),
-        ("non_numeric_epoch", base(&["tool"]), vec![("SOURCE_DATE_EPOCH", "yesterday")]),
+        (
+            "same_file_name_twice",
+            base(&["tool", "other/tool"]),
+            vec![],
+        ),
+        (
+            "include_clashes_with_binary",
+            base(&["--include", "other/tool", "tool"]),
+            vec![],
+        ),
+        (
+            "non_numeric_epoch",
+            base(&["tool"]),
+            vec![("SOURCE_DATE_EPOCH", "yesterday")],
+        ),
         ("symlink_pointing_outside", base(&["escape"]), vec![]),
-        ("missing_include", base(&["--include", "NOPE.md", "tool"]), vec![]),
+        (
+            "missing_include",
+            base(&["--include", "NOPE.md", "tool"]),
+            vec![],
+        ),
         ("no_binaries", base(&[]), vec![]),
     ];
     for (name, args, env) in cases {
@@ -69,7 +167,11 @@ fn bad_inputs() {
         insta::assert_snapshot!(name, rendered);
     }
     // A symlink that stays in its folder is fine.
-    kit::run_ok(kit::command(crate::BIN).current_dir(d).args(base(&["inside"])));
+    kit::run_ok(
+        kit::command(crate::BIN)
+            .current_dir(d)
+            .args(base(&["inside"])),
+    );
 }
 
 #[test]
@@ -77,17 +179,43 @@ fn output_folder_that_cannot_be_written() {
     let dir = setup();
     let d = dir.path();
     kit::write(&d.join("blocker"), b"a file, not a folder", 0o644);
-    let args = ["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "blocker/out", "tool"];
+    let args = [
+        "--name",
+        "tool",
+        "--version",
+        "1.0.0",
+        "--target",
+        "linux/amd64",
+        "-o",
+        "blocker/out",
+        "tool",
+    ];
     let mut cmd = kit::command(crate::BIN);
     let out = kit::run(cmd.current_dir(d).args(args));
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(kit::render(&out, d));
-    assert_eq!(fs_err::read(d.join("blocker")).unwrap(), b"a file, not a folder");
+    assert_eq!(
+        fs_err::read(d.join("blocker")).unwrap(),
+        b"a file, not a folder"
+    );
 
     // A read-only folder, as an unprivileged user (root ignores modes).
     fs_err::create_dir(d.join("ro")).unwrap();
     kit::set_mode(&d.join("ro"), 0o555);
-    let out = as_unprivileged(d, &["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "ro", "tool"]);
+    let out = as_unprivileged(
+        d,
+        &[
+            "--name",
+            "tool",
+            "--version",
+            "1.0.0",
+            "--target",
+            "linux/amd64",
+            "-o",
+            "ro",
+            "tool",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`ro`: cannot write here"), "{stderr}");
@@ -99,11 +227,27 @@ fn unreadable_binary() {
     let dir = setup();
     let d = dir.path();
     kit::set_mode(&d.join("tool"), 0o000);
-    let out = as_unprivileged(d, &["--name", "tool", "--version", "1.0.0", "--target", "linux/amd64", "-o", "out", "tool"]);
+    let out = as_unprivileged(
+        d,
+        &[
+            "--name",
+            "tool",
+            "--version",
+            "1.0.0",
+            "--target",
+            "linux/amd64",
+            "-o",
+            "out",
+            "tool",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1);
-    assert!(stderr.contains("tool") && stderr.contains("Permission denied"), "{stderr}");
+    assert!(
+        stderr.contains("tool") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
     assert!(!d.join("out").exists() || kit::files_in(&d.join("out")).is_empty());
 }
 
@@ -114,7 +258,12 @@ fn as_unprivileged(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = if kit::is_root() {
         kit::require("setpriv");
         let mut c = kit::command("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", crate::BIN]);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            crate::BIN,
+        ]);
         c
     } else {
         kit::command(crate::BIN)

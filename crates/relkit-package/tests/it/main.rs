@@ -21,6 +21,7 @@ pub struct Project {
 }
 
 impl Project {
+    #[allow(clippy::new_without_default)] // Each call makes a new temp folder.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
@@ -28,8 +29,16 @@ impl Project {
         kit::write(&p.join("bin/mytool-helper"), &kit::bytes(70_000, 2), 0o700);
         kit::write(&p.join("README.md"), b"# mytool\n", 0o664);
         kit::write(&p.join("LICENSE"), b"MIT\n", 0o600);
-        kit::write(&p.join("completions/mytool.bash"), b"complete -F _mytool mytool\n", 0o644);
-        kit::write(&p.join("completions/zsh/_mytool"), b"#compdef mytool\n", 0o644);
+        kit::write(
+            &p.join("completions/mytool.bash"),
+            b"complete -F _mytool mytool\n",
+            0o644,
+        );
+        kit::write(
+            &p.join("completions/zsh/_mytool"),
+            b"#compdef mytool\n",
+            0o644,
+        );
         Project { dir }
     }
 
@@ -41,16 +50,31 @@ impl Project {
     pub fn package(&self, format: &str, out: &str, extra: &[&str]) -> Output {
         let mut cmd = kit::command(BIN);
         cmd.current_dir(self.path()).args([
-            "--name", "mytool", "--version", "v1.2.3", "--target", "x86_64-unknown-linux-gnu",
-            "--format", format, "--output-dir", out, "--include", "README.md", "--include", "LICENSE",
-            "--include", "completions",
+            "--name",
+            "mytool",
+            "--version",
+            "v1.2.3",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--format",
+            format,
+            "--output-dir",
+            out,
+            "--include",
+            "README.md",
+            "--include",
+            "LICENSE",
+            "--include",
+            "completions",
         ]);
         cmd.args(extra).args(["bin/mytool", "bin/mytool-helper"]);
         kit::run(&mut cmd)
     }
 
     pub fn archive(&self, out: &str, format: &str) -> PathBuf {
-        self.path().join(out).join(format!("mytool-1.2.3-x86_64-unknown-linux-gnu.{format}"))
+        self.path()
+            .join(out)
+            .join(format!("mytool-1.2.3-x86_64-unknown-linux-gnu.{format}"))
     }
 }
 

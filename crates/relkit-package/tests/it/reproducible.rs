@@ -11,7 +11,12 @@ use crate::{FORMATS, Project};
 /// file times, group/other permission bits, and (as root) owners.
 fn disturb(project: &Project) {
     let p = project.path();
-    kit::run_ok(Command::new("touch").args(["-d", "2001-02-03 04:05:06"]).arg(p.join("README.md")).arg(p.join("bin/mytool")));
+    kit::run_ok(
+        Command::new("touch")
+            .args(["-d", "2001-02-03 04:05:06"])
+            .arg(p.join("README.md"))
+            .arg(p.join("bin/mytool")),
+    );
     kit::set_mode(&p.join("README.md"), 0o600);
     kit::set_mode(&p.join("LICENSE"), 0o666);
     kit::set_mode(&p.join("bin/mytool"), 0o700);
@@ -39,9 +44,18 @@ fn same_inputs_same_bytes_for_every_format() {
             ),
         ]);
         kit::run_ok(&mut cmd);
-        let (x, y) = (fs_err::read(a.archive("out", format)).unwrap(), fs_err::read(b.archive("out", format)).unwrap());
+        let (x, y) = (
+            fs_err::read(a.archive("out", format)).unwrap(),
+            fs_err::read(b.archive("out", format)).unwrap(),
+        );
         assert!(x == y, "{format}: archives differ between the two folders");
-        let part = |p: &Project| fs_err::read(p.path().join("out/mytool-1.2.3-x86_64-unknown-linux-gnu.part.json")).unwrap();
+        let part = |p: &Project| {
+            fs_err::read(
+                p.path()
+                    .join("out/mytool-1.2.3-x86_64-unknown-linux-gnu.part.json"),
+            )
+            .unwrap()
+        };
         assert_eq!(part(&a), part(&b), "{format}: manifest parts differ");
     }
 }
@@ -52,15 +66,35 @@ fn a_different_build_time_changes_the_bytes() {
     for format in FORMATS {
         assert!(project.package(format, "one", &[]).status.success());
         let mut cmd = kit::command(crate::BIN);
-        cmd.current_dir(project.path()).env("SOURCE_DATE_EPOCH", "1600000000").args([
-            "--name", "mytool", "--version", "v1.2.3", "--target", "x86_64-unknown-linux-gnu", "--format", format,
-            "--output-dir", "two", "--include", "README.md", "--include", "LICENSE", "--include", "completions",
-            "bin/mytool", "bin/mytool-helper",
-        ]);
+        cmd.current_dir(project.path())
+            .env("SOURCE_DATE_EPOCH", "1600000000")
+            .args([
+                "--name",
+                "mytool",
+                "--version",
+                "v1.2.3",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--format",
+                format,
+                "--output-dir",
+                "two",
+                "--include",
+                "README.md",
+                "--include",
+                "LICENSE",
+                "--include",
+                "completions",
+                "bin/mytool",
+                "bin/mytool-helper",
+            ]);
         kit::run_ok(&mut cmd);
         let one = fs_err::read(project.archive("one", format)).unwrap();
         let two = fs_err::read(project.archive("two", format)).unwrap();
-        assert_ne!(one, two, "{format}: SOURCE_DATE_EPOCH must reach the archive");
+        assert_ne!(
+            one, two,
+            "{format}: SOURCE_DATE_EPOCH must reach the archive"
+        );
     }
 }
 
@@ -84,9 +118,22 @@ fn without_source_date_epoch_the_commit_time_is_used() {
     git(&["commit", "-q", "-m", "x"]);
     let mut cmd = kit::command(crate::BIN);
     cmd.current_dir(p).env_remove("SOURCE_DATE_EPOCH").args([
-        "--name", "mytool", "--version", "1.2.3", "--target", "x86_64-unknown-linux-gnu", "-o", "out", "bin/mytool",
+        "--name",
+        "mytool",
+        "--version",
+        "1.2.3",
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "-o",
+        "out",
+        "bin/mytool",
     ]);
     kit::run_ok(&mut cmd);
-    let part = fs_err::read_to_string(p.join("out/mytool-1.2.3-x86_64-unknown-linux-gnu.part.json")).unwrap();
-    assert!(part.contains("\"build_timestamp\": \"2020-01-01T00:00:00Z\""), "{part}");
+    let part =
+        fs_err::read_to_string(p.join("out/mytool-1.2.3-x86_64-unknown-linux-gnu.part.json"))
+            .unwrap();
+    assert!(
+        part.contains("\"build_timestamp\": \"2020-01-01T00:00:00Z\""),
+        "{part}"
+    );
 }

@@ -1,0 +1,324 @@
+//! `relkit dist` and `relkit <helper>` end to end on a sample project: the
+//! outputs verify with sha256sum, minisign and check-jsonschema, are
+//! reproducible, and a failure leaves the output folder untouched.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use relkit_testkit as kit;
+
+const BIN: &str = env!("CARGO_BIN_EXE_relkit");
+
+/// A project whose "build" copies prepared binaries into out/{os}_{arch}.
+fn project(extra_toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    kit::write(&d.join("prebuilt/tool"), &kit::bytes(200_000, 11), 0o755);
+    kit::write(
+        &d.join("prebuilt/terraform-provider-demo"),
+        &kit::bytes(90_000, 12),
+        0o755,
+    );
+    kit::write(&d.join("README.md"), b"# tool\n", 0o644);
+    kit::write(
+        &d.join("relkit.toml"),
+        format!(
+            r#"name = "tool"
+version = "1.4.0"
+binaries = ["tool"]
+include = ["README.md"]
+targets = ["x86_64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]
+
+[build]
+command = "mkdir -p out/{{os}}_{{arch}} && cp prebuilt/tool out/{{os}}_{{arch}}/tool{{exe}} && cp prebuilt/terraform-provider-demo out/{{os}}_{{arch}}/terraform-provider-demo{{exe}}"
+binary-dir = "out/{{os}}_{{arch}}"
+{extra_toml}"#
+        )
+        .as_bytes(),
+        0o644,
+    );
+    dir
+}
+
+fn relkit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = kit::command(BIN);
+    cmd.current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    kit::run(&mut cmd)
+}
+
+#[test]
+fn dist_writes_a_verifiable_reproducible_release() {
+    kit::require("sha256sum");
+    kit::require("check-jsonschema");
+    let dir = project("");
+    let d = dir.path();
+    let out = relkit(d, &["dist"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    insta::assert_snapshot!(kit::render(&out, d));
+    assert_eq!(
+        kit::files_in(&d.join("dist")),
+        [
+            "SHA256SUMS",
+            "manifest.json",
+            "tool-1.4.0-x86_64-pc-windows-msvc.zip",
+            "tool-1.4.0-x86_64-pc-windows-msvc.zip.sha256",
+            "tool-1.4.0-x86_64-unknown-linux-gnu.tar.gz",
+            "tool-1.4.0-x86_64-unknown-linux-gnu.tar.gz.sha256",
+        ]
+    );
+    kit::run_ok(Command::new("sha256sum").current_dir(d.join("dist")).args([
+        "-c",
+        "--strict",
+        "SHA256SUMS",
+    ]));
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist-manifest.schema.json");
+    kit::run_ok(
+        Command::new("check-jsonschema")
+            .arg("--schemafile")
+            .arg(&schema)
+            .arg(d.join("dist/manifest.json")),
+    );
+    let verify = relkit(d, &["manifest", "verify", "dist/manifest.json"], &[]);
+    assert!(verify.status.success(), "{}", kit::render(&verify, d));
+    let m: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["tag"], "v1.4.0");
+    assert_eq!(
+        m["targets"],
+        serde_json::json!(["x86_64-pc-windows-msvc", "x86_64-unknown-linux-gnu"])
+    );
+
+    // The same release again, from a fresh copy: byte for byte the same.
+    let before: Vec<(String, Vec<u8>)> = kit::files_in(&d.join("dist"))
+        .into_iter()
+        .map(|f| (f.clone(), fs_err::read(d.join("dist").join(&f)).unwrap()))
+        .collect();
+    fs_err::remove_dir_all(d.join("dist")).unwrap();
+    fs_err::remove_dir_all(d.join("out")).unwrap();
+    let again = relkit(d, &["dist"], &[]);
+    assert!(again.status.success());
+    for (f, bytes) in before {
+        assert!(
+            fs_err::read(d.join("dist").join(&f)).unwrap() == bytes,
+            "{f} differs between runs"
+        );
+    }
+}
+
+#[test]
+fn dist_signs_sums_and_archives_with_minisign() {
+    kit::require("minisign");
+    let dir = project("[sign]\nminisign-key-env = \"TEST_MINISIGN_KEY\"\narchives = true\n");
+    let d = dir.path();
+    kit::run_ok(
+        Command::new("minisign")
+            .current_dir(d)
+            .args(["-G", "-W", "-p", "key.pub", "-s", "key.sec"]),
+    );
+    let key = fs_err::read_to_string(d.join("key.sec")).unwrap();
+    let out = relkit(
+        d,
+        &["dist", "--target", "x86_64-unknown-linux-gnu"],
+        &[("TEST_MINISIGN_KEY", &key)],
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(key.lines().nth(1).unwrap()),
+        "key printed"
+    );
+    for f in ["SHA256SUMS", "tool-1.4.0-x86_64-unknown-linux-gnu.tar.gz"] {
+        kit::run_ok(Command::new("minisign").current_dir(d.join("dist")).args([
+            "-V",
+            "-p",
+            "../key.pub",
+            "-m",
+            f,
+        ]));
+    }
+    let ok = relkit(
+        d,
+        &[
+            "manifest",
+            "verify",
+            "--public-key",
+            "key.pub",
+            "dist/manifest.json",
+        ],
+        &[],
+    );
+    assert!(ok.status.success(), "{}", kit::render(&ok, d));
+    let m = fs_err::read_to_string(d.join("dist/manifest.json")).unwrap();
+    assert!(m.contains("\"file\": \"SHA256SUMS.minisig\""), "{m}");
+
+    // Another key's signature is caught, and so is a tampered SHA256SUMS.
+    kit::run_ok(Command::new("minisign").current_dir(d).args([
+        "-G",
+        "-W",
+        "-p",
+        "other.pub",
+        "-s",
+        "other.sec",
+    ]));
+    let wrong = relkit(
+        d,
+        &[
+            "manifest",
+            "verify",
+            "--public-key",
+            "other.pub",
+            "dist/manifest.json",
+        ],
+        &[],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stdout)
+            .contains("SHA256SUMS: FAILED (signature `SHA256SUMS.minisig`")
+    );
+    fs_err::write(d.join("dist/SHA256SUMS"), "tampered\n").unwrap();
+    let bad = relkit(
+        d,
+        &[
+            "manifest",
+            "verify",
+            "--public-key",
+            "key.pub",
+            "dist/manifest.json",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(text.contains("does not match the file"), "{text}");
+}
+
+#[test]
+fn dist_bundles_a_terraform_provider() {
+    let dir = project("[provider]\nname = \"demo\"\nnamespace = \"acme\"\n");
+    let d = dir.path();
+    fs_err::write(
+        d.join("relkit.toml"),
+        fs_err::read_to_string(d.join("relkit.toml"))
+            .unwrap()
+            .replace(
+                "binaries = [\"tool\"]",
+                "binaries = [\"tool\", \"terraform-provider-demo\"]",
+            ),
+    )
+    .unwrap();
+    let out = relkit(d, &["dist"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let files = kit::files_in(&d.join("dist"));
+    for f in [
+        "terraform-provider-demo_1.4.0_linux_amd64.zip",
+        "terraform-provider-demo_1.4.0_windows_amd64.zip",
+        "terraform-provider-demo_1.4.0_SHA256SUMS",
+        "terraform-provider-demo_1.4.0_manifest.json",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} missing from {files:?}");
+    }
+    let verify = relkit(d, &["manifest", "verify", "dist/manifest.json"], &[]);
+    assert!(verify.status.success(), "{}", kit::render(&verify, d));
+    let sums = fs_err::read_to_string(d.join("dist/SHA256SUMS")).unwrap();
+    assert!(
+        sums.contains("terraform-provider-demo_1.4.0_linux_amd64.zip"),
+        "{sums}"
+    );
+}
+
+#[test]
+fn failures_leave_the_output_folder_untouched() {
+    let dir = project("");
+    let d = dir.path();
+    kit::write(&d.join("dist/keep.txt"), b"mine", 0o644);
+    let bad_build = project("").path().to_path_buf();
+    drop(bad_build);
+    let cases: Vec<(&str, Vec<&str>, Option<(&str, &str)>)> = vec![
+        (
+            "build_fails",
+            vec!["dist"],
+            Some(("cp prebuilt/tool", "false && cp prebuilt/tool")),
+        ),
+        ("missing_binary", vec!["dist", "--no-build"], None),
+        (
+            "unknown_config_field",
+            vec!["dist"],
+            Some(("[build]", "colour = \"blue\"\n[build]")),
+        ),
+        ("bad_target", vec!["dist", "--target", "plan9/amd64"], None),
+        (
+            "target_twice",
+            vec!["dist", "--target", "linux/amd64", "--target", "linux_amd64"],
+            None,
+        ),
+        (
+            "missing_config",
+            vec!["dist", "--config", "nope.toml"],
+            None,
+        ),
+        ("non_numeric_epoch", vec!["dist"], None),
+    ];
+    let original = fs_err::read_to_string(d.join("relkit.toml")).unwrap();
+    for (name, args, edit) in cases {
+        let text = edit.map_or_else(
+            || original.clone(),
+            |(from, to)| original.replacen(from, to, 1),
+        );
+        fs_err::write(d.join("relkit.toml"), text).unwrap();
+        let _ = fs_err::remove_dir_all(d.join("out"));
+        let env: Vec<(&str, &str)> = if name == "non_numeric_epoch" {
+            vec![("SOURCE_DATE_EPOCH", "soon")]
+        } else {
+            vec![]
+        };
+        let out = relkit(d, &args, &env);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}",
+            kit::render(&out, d)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{name}: {stderr}"
+        );
+        assert_eq!(
+            kit::files_in(&d.join("dist")),
+            ["keep.txt"],
+            "{name} touched dist/"
+        );
+        insta::assert_snapshot!(
+            name,
+            stderr
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .unwrap()
+                .replace(&d.display().to_string(), "[TEMP]")
+        );
+    }
+}
+
+#[test]
+fn helpers_run_in_process() {
+    kit::require("sha256sum");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    kit::write(&d.join("a"), b"alpha", 0o644);
+    let out = relkit(d, &["checksum", "a"], &[]);
+    assert!(out.status.success());
+    let theirs = kit::run_ok(Command::new("sha256sum").current_dir(d).arg("a"));
+    assert_eq!(
+        fs_err::read_to_string(d.join("SHA256SUMS")).unwrap(),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    let usage = relkit(d, &["package", "--bogus"], &[]);
+    assert_eq!(usage.status.code(), Some(1));
+    let help = relkit(d, &["--help"], &[]);
+    insta::assert_snapshot!("help", kit::render(&help, d));
+}
