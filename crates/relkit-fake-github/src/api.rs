@@ -74,13 +74,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/{owner}/{repo}/releases/download/{tag}/{name}",
             get(browser_download),
         )
-        .route("/_fake/state", get(fake_state))
-        .route("/_fake/log", get(fake_log))
-        .route(
-            "/_fake/faults",
-            post(fake_add_fault).delete(fake_clear_faults),
-        )
-        .route("/_fake/starter", post(fake_seed_starter));
+        .merge(fake_routes());
+    if !api_prefix.is_empty() {
+        // Also under the API prefix, so `$GITHUB_API_URL/_fake/state` works.
+        api = api.merge(fake_routes());
+    }
     if !up.is_empty() {
         root = root.route(
             &format!("{up}/repos/{{owner}}/{{repo}}/releases/{{id}}/assets"),
@@ -93,6 +91,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         root.nest(&api_prefix, api)
     };
     root.fallback(not_found).with_state(shared)
+}
+
+/// The endpoints scripts use to read and steer the fake.
+fn fake_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_fake/state", get(fake_state))
+        .route("/_fake/log", get(fake_log))
+        .route(
+            "/_fake/faults",
+            post(fake_add_fault).delete(fake_clear_faults),
+        )
+        .route("/_fake/starter", post(fake_seed_starter))
 }
 
 pub(crate) fn is_browser_download(shared: &Shared, path: &str) -> bool {
@@ -1008,8 +1018,8 @@ async fn fake_state(State(sh): Sh) -> Response {
 }
 
 async fn fake_log(State(sh): Sh) -> Response {
-    let log = lock(&sh.log);
-    let entries: Vec<Value> = log
+    let entries: Vec<Value> = sh
+        .log_sorted()
         .iter()
         .map(|e| {
             json!({

@@ -66,6 +66,13 @@ impl Shared {
         lock(&self.log).push(entry);
     }
 
+    /// The log sorted by arrival (it is appended to on completion).
+    pub(crate) fn log_sorted(&self) -> Vec<LoggedRequest> {
+        let mut log = lock(&self.log).clone();
+        log.sort_by_key(|e| e.at);
+        log
+    }
+
     pub(crate) fn blob_path(&self, asset_id: u64) -> PathBuf {
         self.blob_dir.join(asset_id.to_string())
     }
@@ -291,9 +298,11 @@ impl FakeGitHub {
         seed_starter(&self.shared, release_id, name)
     }
 
-    /// Every request so far, in arrival order of completion.
+    /// Every request so far (except `/_fake/*`), in order of arrival.
+    /// Entries are recorded when the response is sent or the connection
+    /// dropped, so a request still in flight is not listed yet.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        self.shared.log_sorted()
     }
 
     /// Forget the request log.
@@ -472,7 +481,10 @@ fn is_upload(shared: &Shared, method: &Method, path: &str) -> bool {
 /// and the request log, for every API request (not `/_fake/*`).
 async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    if path.starts_with("/_fake/") {
+    let unprefixed = path
+        .strip_prefix(shared.config.api_prefix.as_str())
+        .unwrap_or(&path);
+    if path.starts_with("/_fake/") || unprefixed.starts_with("/_fake/") {
         return next.run(req).await;
     }
     let method = req.method().clone();

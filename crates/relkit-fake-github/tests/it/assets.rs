@@ -399,6 +399,15 @@ async fn ghes_layout_with_api_and_upload_prefixes() {
         "{l:?}"
     );
 
+    // The script endpoints answer under the API URL too.
+    let state: Value = reqwest::get(format!("{}/_fake/state", api.fake.api_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["releases"].as_array().unwrap().len(), 4);
+
     // octocrab keeps the GHES path of its base URI.
     let gh = octocrab::Octocrab::builder()
         .base_uri(api.fake.api_url())

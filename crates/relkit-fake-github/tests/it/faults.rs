@@ -433,3 +433,59 @@ async fn request_log_records_method_path_status_and_auth() {
     api.fake.clear_request_log();
     assert!(api.fake.request_log().is_empty());
 }
+
+/// Racing writers: one published release per tag, and every concurrent
+/// upload stored whole under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_keep_the_rules() {
+    let api = std::sync::Arc::new(Api::start().await);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.send(Method::POST, "/releases", Some(json!({"tag_name": "v1"})))
+                .await
+                .0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap().as_u16());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 422, 422, 422, 422, 422, 422, 422]);
+
+    let release = api.draft("v2").await;
+    let mut tasks = Vec::new();
+    for worker in 0..8u8 {
+        let api = api.clone();
+        let release = release.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            // Every worker tries every name: each name is stored once.
+            for n in 0..10u8 {
+                let data = vec![n; 50_000 + usize::from(worker)];
+                let resp = api.upload(&release, &format!("f{n}"), &data).await.unwrap();
+                codes.push(resp.status().as_u16());
+            }
+            codes
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        for code in t.await.unwrap() {
+            assert!(code == 201 || code == 422, "{code}");
+            created += usize::from(code == 201);
+        }
+    }
+    assert_eq!(created, 10);
+    let state = api.fake.releases();
+    let v2 = state.iter().find(|r| r.tag_name == "v2").unwrap();
+    assert_eq!(v2.assets.len(), 10);
+    for a in &v2.assets {
+        let content = a.content().unwrap();
+        assert_eq!(a.state, "uploaded");
+        assert_eq!(a.size, content.len() as u64);
+        assert_eq!(a.digest, format!("sha256:{}", crate::sha256_hex(&content)));
+    }
+}
