@@ -831,12 +831,8 @@ async fn upload_asset(
     let asset_id = match start_upload(&sh, &owner, &repo, &id, q, length, &headers) {
         Ok(id) => id,
         Err(resp) => {
-            // Read the body of a refused upload (unless it is absurdly
-            // large) so the client gets the error instead of a reset
-            // connection while it is still sending.
             if length.is_none_or(|l| l <= MAX_ASSET_SIZE) {
-                let mut stream = body.into_data_stream();
-                while let Some(Ok(_)) = stream.next().await {}
+                drain(body).await;
             }
             return resp;
         }
@@ -867,6 +863,20 @@ async fn upload_asset(
         Err(resp) => {
             abandon_upload(&sh, asset_id);
             resp
+        }
+    }
+}
+
+/// Read and discard a request body that is refused, so a client still
+/// sending a large file gets the error response instead of a reset
+/// connection. Stops at [`MAX_ASSET_SIZE`] bytes.
+pub(crate) async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > MAX_ASSET_SIZE {
+            break;
         }
     }
 }

@@ -391,7 +391,7 @@ fn normalize_prefix(prefix: &str) -> std::io::Result<String> {
     if !p.starts_with('/') || p.contains(['?', '#', '{', '}']) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("path prefix `{prefix}` must start with `/`"),
+            format!("path prefix `{prefix}` must start with `/` and hold only a path"),
         ));
     }
     Ok(p.to_owned())
@@ -514,6 +514,7 @@ async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) 
             Fault::DropMidUpload => return ticket.drop_connection(&shared, fault).await,
             Fault::DropAfterHandling => after_handling = Some(fault.clone()),
             _ => {
+                crate::api::drain(req.into_body()).await;
                 let resp = with_common_headers(&shared, &ticket, fault_response(fault));
                 shared.record(ticket.entry(&shared, resp.status().as_u16(), Some(fault.label())));
                 return resp;
@@ -537,6 +538,7 @@ async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) 
         _ => None,
     };
     let resp = if let Some(r) = resp {
+        crate::api::drain(req.into_body()).await;
         r
     } else {
         req.extensions_mut().insert(ticket.clone());

@@ -489,3 +489,39 @@ async fn concurrent_writers_keep_the_rules() {
         assert_eq!(a.digest, format!("sha256:{}", crate::sha256_hex(&content)));
     }
 }
+
+/// Faults and auth failures on an upload read the body first, so even a
+/// large upload gets the status and its headers rather than a reset.
+#[tokio::test]
+async fn refused_uploads_get_the_fault_response() {
+    let api = Api::start().await;
+    let release = api.draft("v1").await;
+    api.fake.add_fault(
+        FaultRule::new(Fault::RateLimited429 {
+            retry_after_secs: 2,
+        })
+        .method(Method::POST)
+        .path("/assets"),
+    );
+    let data = vec![9u8; 8 << 20];
+    let resp = api
+        .upload(&release, "a.bin", &data)
+        .await
+        .expect("a response, not a reset");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    let resp = api
+        .client
+        .post(crate::with_query(
+            &crate::upload_url(&release),
+            &[("name", "a.bin")],
+        ))
+        .bearer_auth("wrong")
+        .header("content-type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .await
+        .expect("a response, not a reset");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    api.upload_ok(&release, "a.bin", &data).await;
+}
