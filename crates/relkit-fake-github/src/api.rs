@@ -144,6 +144,23 @@ fn validation(resource: &str, code: &str, field: &str) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
+/// 422 for publishing a tag a deleted immutable release used, as GitHub
+/// words it.
+fn tag_burned() -> Response {
+    let body = json!({
+        "message": "Validation Failed",
+        "errors": [{
+            "resource": "Release",
+            "code": "custom",
+            "field": "tag_name",
+            "message": "tag_name was used by an immutable release",
+        }],
+        "documentation_url": DOCS,
+        "status": "422",
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
 /// 422 with a message only, as GitHub answers for immutable releases.
 fn unprocessable(message: &str) -> Response {
     error(StatusCode::UNPROCESSABLE_ENTITY, message)
@@ -438,10 +455,13 @@ async fn create_release(
     };
     let draft = req.draft.unwrap_or(false);
     let mut store = lock(&sh.store);
-    if !draft
-        && (store.published_with_tag(&tag, None).is_some() || store.burned_tags.contains(&tag))
-    {
-        return validation("Release", "already_exists", "tag_name");
+    if !draft {
+        if store.published_with_tag(&tag, None).is_some() {
+            return validation("Release", "already_exists", "tag_name");
+        }
+        if store.burned_tags.contains(&tag) {
+            return tag_burned();
+        }
     }
     let id = store.next_release_id();
     let now = now_rfc3339();
@@ -530,11 +550,13 @@ async fn update_release(
             );
         }
     }
-    if !draft
-        && (store.published_with_tag(&tag, Some(id)).is_some()
-            || (current.draft && store.burned_tags.contains(&tag)))
-    {
-        return validation("Release", "already_exists", "tag_name");
+    if !draft {
+        if store.published_with_tag(&tag, Some(id)).is_some() {
+            return validation("Release", "already_exists", "tag_name");
+        }
+        if (current.draft || tag != current.tag_name) && store.burned_tags.contains(&tag) {
+            return tag_burned();
+        }
     }
     let r = store.releases.get_mut(&id).expect("checked above");
     r.tag_name = tag;

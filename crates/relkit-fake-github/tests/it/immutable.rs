@@ -86,7 +86,21 @@ async fn a_deleted_immutable_releases_tag_cannot_be_reused() {
         .send(Method::POST, "/releases", Some(json!({"tag_name": "v1"})))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["errors"][0]["code"], "already_exists");
+    assert_eq!(body["errors"][0]["code"], "custom");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "tag_name was used by an immutable release"
+    );
+    // A draft may still use it, but cannot be published with it.
+    let d = api.draft("v1").await;
+    let (status, _) = api
+        .send(
+            Method::PATCH,
+            &format!("/releases/{}", id(&d)),
+            Some(json!({"draft": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
