@@ -45,6 +45,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/repos/{owner}/{repo}/releases/latest", get(latest_release))
         .route(
+            "/repos/{owner}/{repo}/releases/generate-notes",
+            post(generate_notes),
+        )
+        .route(
             "/repos/{owner}/{repo}/releases/tags/{tag}",
             get(release_by_tag),
         )
@@ -506,6 +510,40 @@ async fn create_release(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
+}
+
+#[derive(Debug, Deserialize)]
+struct NotesBody {
+    tag_name: Option<String>,
+    previous_tag_name: Option<String>,
+}
+
+/// `POST /releases/generate-notes`: a name and a Markdown body for a tag.
+async fn generate_notes(
+    State(sh): Sh,
+    Path((owner, repo)): RepoPath,
+    body: bytes::Bytes,
+) -> Response {
+    if !repo_ok(&sh, &owner, &repo) {
+        return not_found_response();
+    }
+    let req: NotesBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(tag) = req.tag_name.filter(|t| !t.trim().is_empty()) else {
+        return validation("Release", "missing_field", "tag_name");
+    };
+    let (o, n) = (&sh.config.owner, &sh.config.repo);
+    let changelog = match req.previous_tag_name {
+        Some(prev) => format!("https://github.com/{o}/{n}/compare/{prev}...{tag}"),
+        None => format!("https://github.com/{o}/{n}/commits/{tag}"),
+    };
+    Json(json!({
+        "name": tag,
+        "body": format!("## What's Changed\n\n**Full Changelog**: {changelog}"),
+    }))
+    .into_response()
 }
 
 async fn update_release(

@@ -80,12 +80,15 @@ impl Shared {
     /// Write the state file, if configured. Errors are logged, not fatal:
     /// the fake keeps serving.
     pub(crate) fn persist(&self) {
-        let Some(path) = lock(&self.state_file).clone() else {
+        // Held while writing, so a slower writer cannot put older state
+        // over newer.
+        let guard = lock(&self.state_file);
+        let Some(path) = guard.as_ref() else {
             return;
         };
         let json = crate::api::state_json(self);
         let text = serde_json::to_vec_pretty(&json).unwrap_or_default();
-        if let Err(e) = relkit_core::atomic::write_file(&path, &text) {
+        if let Err(e) = relkit_core::atomic::write_file(path, &text) {
             tracing::warn!("cannot write the state file: {e}");
         }
     }

@@ -424,6 +424,20 @@ async fn generated_notes_when_asked() {
         .create(json!({"tag_name": "v1", "generate_release_notes": true}))
         .await;
     assert!(r["body"].as_str().unwrap().contains("Full Changelog"));
+    let (status, notes) = api
+        .send(
+            Method::POST,
+            "/releases/generate-notes",
+            Some(json!({"tag_name": "v2", "previous_tag_name": "v1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(notes["name"], "v2");
+    assert!(notes["body"].as_str().unwrap().contains("compare/v1...v2"));
+    let (status, _) = api
+        .send(Method::POST, "/releases/generate-notes", Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// relkit-release-upload reads the API with octocrab: our JSON must parse
