@@ -2,6 +2,7 @@
 //! are reproducible across folders/umask/mtimes/owners, and every bad input
 //! fails with one line and leaves nothing behind.
 
+mod actions;
 mod conformance;
 mod errors;
 mod reproducible;
