@@ -7,6 +7,7 @@ pub mod minisig;
 pub mod openpgp;
 mod secret;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -158,6 +159,12 @@ pub enum Error {
     /// A problem with an input or output, from relkit-core.
     #[error(transparent)]
     Core(#[from] relkit_core::Error),
+    /// A `--…-env` flag was given something that is not a variable name
+    /// (perhaps the secret itself, which is therefore not repeated).
+    #[error(
+        "a `--…-env` flag takes the NAME of an environment variable (letters, digits, `_`), not the secret itself"
+    )]
+    BadEnvName,
     /// An environment variable that should hold a secret is unset or empty.
     #[error("environment variable `{0}` is not set or is empty")]
     MissingEnv(String),
@@ -307,10 +314,26 @@ fn run_minisign(a: &MinisignArgs) -> Result<(), Error> {
         let text = signer.sign(file, a.trusted_comment.as_deref())?;
         staging.write(&sig_path(file, ".minisig"), text.as_bytes())?;
     }
-    for dest in staging.commit()? {
+    let written = staging.commit()?;
+    for dest in &written {
         tracing::info!("wrote `{}` (key {})", dest.display(), signer.key_id());
         println!("{}", dest.display());
     }
+    report_outputs("minisign", &signer.key_id(), &written)
+}
+
+/// Step outputs `signatures` (one path a line) and `key-id`, and a table in
+/// the step summary. No-ops outside GitHub Actions.
+fn report_outputs(kind: &str, key_id: &str, written: &[PathBuf]) -> Result<(), Error> {
+    let paths: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    relkit_core::gha::set_output("signatures", &paths.join("\n"))?;
+    relkit_core::gha::set_output("key-id", key_id)?;
+    let mut summary = format!("### {kind} signatures (key `{key_id}`)\n\n");
+    for p in &paths {
+        let _ = writeln!(summary, "- `{}`", p.replace('`', "'"));
+    }
+    summary.push('\n');
+    relkit_core::gha::append_summary(&summary)?;
     Ok(())
 }
 
@@ -363,9 +386,52 @@ fn run_gpg(a: &GpgArgs) -> Result<(), Error> {
     if let Some(path) = &a.export_public_key {
         staging.write(path, signer.public_key_armored()?.as_bytes())?;
     }
-    for dest in staging.commit()? {
+    let written = staging.commit()?;
+    for dest in &written {
         tracing::info!("wrote `{}` (gpg key {fingerprint})", dest.display());
         println!("{}", dest.display());
     }
-    Ok(())
+    report_outputs("OpenPGP", &fingerprint, &written)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser, Subcommand};
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    // The umbrella `relkit` binary embeds `Cli` as its `sign` subcommand.
+    #[derive(Debug, Parser)]
+    struct Umbrella {
+        #[command(subcommand)]
+        cmd: Sub,
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum Sub {
+        Sign(Cli),
+    }
+
+    #[test]
+    fn works_as_a_subcommand() {
+        Umbrella::command().debug_assert();
+        let u = Umbrella::try_parse_from([
+            "relkit",
+            "sign",
+            "verify",
+            "--public-key-string",
+            "RWQ",
+            "f",
+        ])
+        .unwrap();
+        let Sub::Sign(cli) = u.cmd;
+        assert!(
+            matches!(cli.command, Command::Verify(VerifyArgs { ref files, .. }) if files == &[PathBuf::from("f")])
+        );
+    }
 }

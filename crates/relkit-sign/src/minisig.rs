@@ -218,7 +218,8 @@ fn key_line(text: &str) -> Option<&str> {
 fn key_id_hex(keynum: &[u8]) -> String {
     let mut le = [0u8; 8];
     le.copy_from_slice(&keynum[..8]);
-    format!("{:016X}", u64::from_le_bytes(le))
+    // The minisign CLI prints the id without zero padding (`%PRIX64`).
+    format!("{:X}", u64::from_le_bytes(le))
 }
 
 struct ZeroOnDrop(Vec<u8>);
@@ -441,5 +442,10 @@ mod tests {
     #[test]
     fn key_ids_are_little_endian_upper_hex() {
         assert_eq!(key_id_hex(&[1, 0, 0, 0, 0, 0, 0, 0xAB]), "AB00000000000001");
+        // Regression: minisign prints `6EEC8E752484E73`, not `06EEC8E752484E73`.
+        assert_eq!(
+            key_id_hex(&[0x73, 0x4E, 0x48, 0x52, 0xE7, 0xC8, 0xEE, 0x06]),
+            "6EEC8E752484E73"
+        );
     }
 }

@@ -66,11 +66,18 @@ impl GpgSigner {
             &["--with-colons", "--list-secret-keys", "--"],
             key_id.into_iter().collect::<Vec<_>>(),
         );
-        let fingerprint = listing
-            .ok()
-            .and_then(|text| first_secret_fingerprint(&text));
-        signer.fingerprint = match (fingerprint, key_id) {
-            (Some(f), _) => f,
+        let found = listing.ok().and_then(|text| first_secret_key(&text));
+        signer.fingerprint = match (found, key_id) {
+            (Some((fingerprint, algo)), _) => {
+                // 1-3: RSA, 17: DSA. Anything else (EdDSA, ECDSA) gpg and
+                // Terraform accept, but the Terraform Registry refuses.
+                if !matches!(algo, 1..=3 | 17) {
+                    tracing::warn!(
+                        "gpg key {fingerprint} is neither RSA nor DSA; the Terraform Registry accepts only RSA and DSA keys"
+                    );
+                }
+                fingerprint
+            }
             (None, Some(id)) => {
                 return Err(Error::Gpg(format!("no secret key `{id}` in the keyring")));
             }
@@ -290,20 +297,23 @@ fn set_mode_0700(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The fingerprint of the first primary secret key in a `--with-colons` listing.
-fn first_secret_fingerprint(colons: &str) -> Option<String> {
-    let mut in_sec = false;
+/// The fingerprint and public-key algorithm number of the first primary
+/// secret key in a `--with-colons` listing.
+fn first_secret_key(colons: &str) -> Option<(String, u32)> {
+    let mut algo = None;
     for line in colons.lines() {
-        let mut fields = line.split(':');
-        match fields.next() {
-            Some("sec") => in_sec = true,
-            Some("fpr") if in_sec => {
-                return fields
-                    .nth(8)
-                    .filter(|f| !f.is_empty())
-                    .map(str::to_ascii_uppercase);
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields[0] {
+            "sec" => algo = Some(fields.get(3).and_then(|a| a.parse().ok()).unwrap_or(0)),
+            "fpr" => {
+                if let Some(a) = algo {
+                    return fields
+                        .get(9)
+                        .filter(|f| !f.is_empty())
+                        .map(|f| (f.to_ascii_uppercase(), a));
+                }
             }
-            Some("ssb" | "uid") => in_sec = false,
+            "ssb" | "uid" => algo = None,
             _ => {}
         }
     }
@@ -335,9 +345,9 @@ mod tests {
                        ssb:u:2048:1:AAAA:1795282801::::::e:::+:::23:\n\
                        fpr:::::::::BBBB:\n";
         assert_eq!(
-            first_secret_fingerprint(listing).as_deref(),
-            Some("EA41FB27B919D1CFE213A1B7C1D39A12B327611A")
+            first_secret_key(listing),
+            Some(("EA41FB27B919D1CFE213A1B7C1D39A12B327611A".to_owned(), 1))
         );
-        assert_eq!(first_secret_fingerprint("ssb:u\nfpr:::::::::BBBB:\n"), None);
+        assert_eq!(first_secret_key("ssb:u\nfpr:::::::::BBBB:\n"), None);
     }
 }

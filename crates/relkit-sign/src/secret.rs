@@ -19,6 +19,11 @@ impl Secret {
     /// Read the environment variable `name`; unset or empty is an error
     /// (an Actions secret that is not configured arrives as an empty string).
     pub(crate) fn from_env(name: &str) -> Result<Self, Error> {
+        // Someone who passes the secret itself where its variable's name
+        // belongs must not see it echoed in an error line.
+        if !is_env_name(name) {
+            return Err(Error::BadEnvName);
+        }
         match std::env::var(name) {
             Ok(v) if !v.trim().is_empty() => {
                 tracing::debug!("read a secret from environment variable `{name}`");
@@ -51,5 +56,39 @@ impl Drop for Secret {
         let mut bytes = std::mem::take(&mut self.0).into_bytes();
         bytes.fill(0);
         std::hint::black_box(&bytes);
+    }
+}
+
+/// Whether `name` looks like an environment variable name: letters, digits
+/// and `_`, not starting with a digit, at most 256 bytes.
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.len() <= 256
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names() {
+        for ok in ["MINISIGN_KEY", "_X", "a1"] {
+            assert!(is_env_name(ok), "{ok}");
+        }
+        for bad in ["", "1A", "RWQAAEIy+/=", "pass word", "x-y", "hunter2!"] {
+            assert!(!is_env_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", Secret::quiet("hunter2".into())),
+            "Secret(<redacted>)"
+        );
     }
 }

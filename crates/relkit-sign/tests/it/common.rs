@@ -216,7 +216,7 @@ macro_rules! snap {
     ($name:expr, $text:expr) => {
         insta::with_settings!({filters => vec![
             (r"\b[0-9A-F]{40}\b", "[FPR]"),
-            (r"\b[0-9A-F]{16}\b", "[KEYID]"),
+            (r"\b[0-9A-F]{12,16}\b", "[KEYID]"),
             (r"\b[0-9a-f]{64}\b", "[SHA256]"),
             (r"timestamp:[0-9]+", "timestamp:[T]"),
             (r"/tmp/rs[^/ ]+/", "[SANDBOX]/"),

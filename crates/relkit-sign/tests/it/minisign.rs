@@ -278,3 +278,59 @@ fn library_api_signs_and_verifies() {
         .to_string();
     assert!(err.contains("signature does not match the file"), "{err}");
 }
+
+#[test]
+fn github_actions_outputs_and_summary() {
+    let sb = Sandbox::new();
+    sb.file("a", b"a");
+    sb.file("b", b"b");
+    let (sk, _) = sb.cli_keygen("w", None);
+    let (out, summary) = (sb.root.join("output"), sb.root.join("summary"));
+    let run = sb
+        .relkit(
+            &["minisign", "--secret-key", &sk, "a", "b"],
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_OUTPUT", out.to_str().unwrap()),
+                ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            ],
+        )
+        .ok();
+    assert!(run.stdout.contains("::group::minisign"), "{}", run.stdout);
+    let id = MinisignSigner::from_file(Path::new(&sk), None)
+        .unwrap()
+        .key_id();
+    let outputs = fs_err::read_to_string(&out).unwrap();
+    assert!(
+        outputs.contains("signatures<<RELKIT_EOF_0\na.minisig\nb.minisig\nRELKIT_EOF_0\n"),
+        "{outputs}"
+    );
+    assert!(outputs.contains(&format!("key-id={id}\n")), "{outputs}");
+    let summary = fs_err::read_to_string(&summary).unwrap();
+    assert!(summary.contains("- `a.minisig`"), "{summary}");
+}
+
+#[test]
+fn a_secret_given_instead_of_a_variable_name_is_not_echoed() {
+    let sb = Sandbox::new();
+    sb.file("f", b"f");
+    let (sk, _) = sb.relkit_keygen("e", "hunter2!");
+    let key_line = fs_err::read_to_string(&sk)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    for (flag, value) in [
+        ("--secret-key-env", key_line.as_str()),
+        ("--password-env", "hunter2!"),
+    ] {
+        let mut args = vec!["minisign", flag, value, "f"];
+        if flag == "--password-env" {
+            args.splice(1..1, ["--secret-key", sk.as_str()]);
+        }
+        let line = sb.relkit(&args, &[]).one_line_failure();
+        assert!(!line.contains(value), "{line}");
+        crate::snap!("secret_instead_of_name", line);
+    }
+}
