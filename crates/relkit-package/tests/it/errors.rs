@@ -29,6 +29,11 @@ fn fails(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
 }
 
 fn base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    to("out", extra)
+}
+
+/// Arguments for a valid run into `out`, plus `extra`.
+fn to<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "--name",
         "tool",
@@ -37,7 +42,7 @@ fn base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         "--target",
         "x86_64-unknown-linux-gnu",
         "-o",
-        "out",
+        out,
     ];
     v.extend_from_slice(extra);
     v
@@ -179,17 +184,7 @@ fn output_folder_that_cannot_be_written() {
     let dir = setup();
     let d = dir.path();
     kit::write(&d.join("blocker"), b"a file, not a folder", 0o644);
-    let args = [
-        "--name",
-        "tool",
-        "--version",
-        "1.0.0",
-        "--target",
-        "linux/amd64",
-        "-o",
-        "blocker/out",
-        "tool",
-    ];
+    let args = to("blocker/out", &["tool"]);
     let mut cmd = kit::command(crate::BIN);
     let out = kit::run(cmd.current_dir(d).args(args));
     assert_eq!(out.status.code(), Some(1));
@@ -202,20 +197,7 @@ fn output_folder_that_cannot_be_written() {
     // A read-only folder, as an unprivileged user (root ignores modes).
     fs_err::create_dir(d.join("ro")).unwrap();
     kit::set_mode(&d.join("ro"), 0o555);
-    let out = as_unprivileged(
-        d,
-        &[
-            "--name",
-            "tool",
-            "--version",
-            "1.0.0",
-            "--target",
-            "linux/amd64",
-            "-o",
-            "ro",
-            "tool",
-        ],
-    );
+    let out = as_unprivileged(d, &to("ro", &["tool"]));
     assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`ro`: cannot write here"), "{stderr}");
@@ -227,20 +209,7 @@ fn unreadable_binary() {
     let dir = setup();
     let d = dir.path();
     kit::set_mode(&d.join("tool"), 0o000);
-    let out = as_unprivileged(
-        d,
-        &[
-            "--name",
-            "tool",
-            "--version",
-            "1.0.0",
-            "--target",
-            "linux/amd64",
-            "-o",
-            "out",
-            "tool",
-        ],
-    );
+    let out = as_unprivileged(d, &to("out", &["tool"]));
     assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1);
