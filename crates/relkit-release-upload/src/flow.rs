@@ -768,3 +768,51 @@ impl Outcome {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(id: u64, draft: bool) -> Release {
+        serde_json::from_value(json!({ "id": id, "tag_name": "v1", "draft": draft })).unwrap()
+    }
+
+    #[test]
+    fn every_racer_picks_the_same_release() {
+        let drafts = [release(7, true), release(3, true), release(9, true)];
+        assert_eq!(pick(&drafts).unwrap().id, 3);
+        // A published release wins over any draft, even a lower one.
+        let mixed = [release(7, true), release(3, true), release(12, false)];
+        assert_eq!(pick(&mixed).unwrap().id, 12);
+        assert!(pick(&[]).is_none());
+    }
+
+    #[test]
+    fn release_id_from_upload_urls() {
+        let gh = Url::parse("https://uploads.github.com/repos/o/r/releases/42/assets").unwrap();
+        assert_eq!(release_id(&gh), 42);
+        let ghes =
+            Url::parse("https://ghe.example.com/api/uploads/repos/o/r/releases/7/assets").unwrap();
+        assert_eq!(release_id(&ghes), 7);
+        let tpl = release(5, true);
+        let tpl = Release {
+            upload_url: "https://u.example/repos/o/r/releases/5/assets{?name,label}".into(),
+            ..tpl
+        };
+        assert_eq!(
+            upload_url(&tpl).unwrap().as_str(),
+            "https://u.example/repos/o/r/releases/5/assets"
+        );
+    }
+
+    #[test]
+    fn repo_names() {
+        assert_eq!(
+            split_repo("octo/demo").unwrap(),
+            ("octo".into(), "demo".into())
+        );
+        for bad in ["octo", "octo/", "/demo", "a/b/c", "a/..", "a b/c"] {
+            assert!(split_repo(bad).is_err(), "{bad}");
+        }
+    }
+}

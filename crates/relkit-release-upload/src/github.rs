@@ -321,7 +321,7 @@ impl GitHub {
                     reason: format!("HTTP {} {}", r.status, r.message())
                         .trim()
                         .to_owned(),
-                    server_wait: retry::server_wait(r.status, &r.headers),
+                    server_wait: retry::server_wait(r.status, &r.headers, &r.body),
                 },
                 Ok(r) => return Ok(r),
                 Err(reason) => Failed {
@@ -561,7 +561,7 @@ impl GitHub {
                 reason: format!("HTTP {status} {}", resp.message())
                     .trim()
                     .to_owned(),
-                server_wait: retry::server_wait(status, &resp.headers),
+                server_wait: retry::server_wait(status, &resp.headers, &resp.body),
             }));
         }
         Ok(UploadAttempt::Refused(resp))
@@ -590,7 +590,7 @@ impl GitHub {
                 }
                 Ok(Err(resp)) => Failed {
                     reason: format!("HTTP {}", resp.status),
-                    server_wait: retry::server_wait(resp.status, &resp.headers),
+                    server_wait: retry::server_wait(resp.status, &resp.headers, &resp.body),
                 },
                 Err(reason) => Failed {
                     reason,

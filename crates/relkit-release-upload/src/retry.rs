@@ -71,8 +71,9 @@ fn jitter(max: Duration) -> Duration {
 
 /// The wait GitHub asks for in a response's headers: `retry-after` (seconds)
 /// first, else `x-ratelimit-reset` (epoch seconds) when the remaining quota
-/// is zero or the status is 429.
-pub fn server_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
+/// is zero or the status is 429, else one minute for a secondary rate limit
+/// (GitHub's documented advice when it sends neither header).
+pub fn server_wait(status: u16, headers: &HeaderMap, body: &str) -> Option<Duration> {
     let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
     if let Some(secs) = num("retry-after") {
         return Some(Duration::from_secs(secs));
@@ -86,7 +87,8 @@ pub fn server_wait(status: u16, headers: &HeaderMap) -> Option<Duration> {
         // `now` is rounded down, so this is never shorter than the real wait.
         return Some(Duration::from_secs(reset.saturating_sub(now)));
     }
-    None
+    (status == 403 && body.to_ascii_lowercase().contains("secondary rate limit"))
+        .then_some(Duration::from_secs(60))
 }
 
 /// Whether a status is worth retrying. 403 only when it is a rate limit
@@ -140,7 +142,7 @@ mod tests {
     fn reads_github_headers() {
         let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(server_wait(403, &h), Some(Duration::from_secs(7)));
+        assert_eq!(server_wait(403, &h, ""), Some(Duration::from_secs(7)));
         assert!(retryable_status(403, &h, ""));
         let mut h = HeaderMap::new();
         let now = SystemTime::now()
@@ -149,7 +151,7 @@ mod tests {
             .as_secs();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert("x-ratelimit-reset", (now + 5).to_string().parse().unwrap());
-        let w = server_wait(403, &h).unwrap();
+        let w = server_wait(403, &h, "").unwrap();
         assert!(
             w >= Duration::from_secs(4) && w <= Duration::from_secs(5),
             "{w:?}"
