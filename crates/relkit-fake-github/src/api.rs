@@ -49,7 +49,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(generate_notes),
         )
         .route(
-            "/repos/{owner}/{repo}/releases/tags/{tag}",
+            // Tags may hold slashes (`release/v1`).
+            "/repos/{owner}/{repo}/releases/tags/{*tag}",
             get(release_by_tag),
         )
         .route(
@@ -75,7 +76,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     }
     let mut root = Router::new()
         .route(
-            "/{owner}/{repo}/releases/download/{tag}/{name}",
+            "/{owner}/{repo}/releases/download/{*tag_and_name}",
             get(browser_download),
         )
         .merge(fake_routes());
@@ -749,10 +750,10 @@ async fn stream_asset(asset: &Asset) -> Response {
     resp
 }
 
-async fn browser_download(
-    State(sh): Sh,
-    Path((owner, repo, tag, name)): Path<(String, String, String, String)>,
-) -> Response {
+async fn browser_download(State(sh): Sh, Path((owner, repo, tag_and_name)): IdPath) -> Response {
+    let Some((tag, name)) = tag_and_name.rsplit_once('/') else {
+        return not_found_response();
+    };
     if !repo_ok(&sh, &owner, &repo) {
         return not_found_response();
     }

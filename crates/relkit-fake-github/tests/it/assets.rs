@@ -442,3 +442,25 @@ async fn refused_large_upload_gets_its_error() {
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+#[tokio::test]
+async fn tags_with_slashes_work() {
+    let api = Api::start().await;
+    let r = api.create(json!({"tag_name": "release/v1.0"})).await;
+    api.upload_ok(&r, "a.txt", b"slash").await;
+    let (status, got) = api
+        .send(Method::GET, "/releases/tags/release/v1.0", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(id(&got), id(&r));
+    let url = got["assets"][0]["browser_download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.ends_with("/releases/download/release/v1.0/a.txt"),
+        "{url}"
+    );
+    let resp = api.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap(), &b"slash"[..]);
+}
