@@ -3,14 +3,16 @@
 #   SECS (seconds), RSS_KB (peak RSS of that run), CPU (percent of one core).
 measure() {
   local name=$1; shift
-  local best="" best_rss="" best_cpu="" out
+  local best="" best_rss="" best_cpu="" report secs rss cpu
+  report=$(mktemp)
   for _ in 1 2 3; do
-    out=$( { /usr/bin/time -f '%e %M %P' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-    read -r secs rss cpu <<<"$out"
+    /usr/bin/time -o "$report" -f '%e %M %P' "$@" >/dev/null 2>&1
+    read -r secs rss cpu <"$report"
     if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN{exit !(a<b)}'; then
       best=$secs; best_rss=$rss; best_cpu=${cpu%\%}
     fi
   done
+  rm -f "$report"
   SECS=$best; RSS_KB=$best_rss; CPU=$best_cpu
   printf '  %-34s %8.2f s  %7d KB RSS  %4s%% CPU\n' "$name" "$SECS" "$RSS_KB" "$CPU"
 }

@@ -10,7 +10,8 @@ export SOURCE_DATE_EPOCH=1700000000
 
 big=/usr/local/bin/terraform
 [ -x "$big" ] || big=$(ls -S /usr/bin/* | head -n 1)
-small=$(find /usr/bin /usr/lib -maxdepth 3 -type f -size +4M -size -7M 2>/dev/null | head -n 1)
+# A real ~5 MB executable: the first between 3 and 9 MiB in /usr/bin.
+small=$(find /usr/bin -maxdepth 1 -type f -perm -u+x -size +3M -size -9M 2>/dev/null | sort | head -n 1)
 for input in "$big" "$small"; do
   name=$(basename "$input")
   mkdir -p "$work/$name"; cp "$input" "$work/$name/$name"
