@@ -161,11 +161,16 @@ fn soak_random_faults() {
         let paths = write_files(&dir.path().join(&tag), &refs);
         expected.insert(tag.clone(), files.iter().cloned().collect());
 
-        fake.set_random_fault_mix(i, 0.25, Fault::default_mix(0));
+        // Every tenth run is hammered so that giving up (exit 3) and the
+        // re-run after it are exercised too.
+        let rate = if i % 10 == 9 { 0.9 } else { 0.25 };
+        let mut mix = Fault::default_mix(0);
+        mix.extend([Fault::DropAfterHandling, Fault::StatusLeavingStarter(502)]);
+        fake.set_random_fault_mix(i, rate, mix);
         let outcome = upload(
             &fake,
             &tag,
-            &["--give-up-secs", "2", "--timeout-secs", "5"],
+            &["--give-up-secs", "1", "--timeout-secs", "5"],
             &paths,
         );
         match outcome {
@@ -191,7 +196,7 @@ fn soak_random_faults() {
         check_published(&fake, &expected);
     }
     eprintln!("soak: {ok} runs succeeded under faults, {gave_up} gave up with exit 3");
-    assert!(ok > 0);
+    assert!(ok > 0 && gave_up > 0, "both outcomes happen: {ok} ok, {gave_up} gave up");
     assert!(
         fake.request_log().iter().any(|l| l.fault.is_some()),
         "faults were injected"
