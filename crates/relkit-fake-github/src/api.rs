@@ -108,6 +108,12 @@ fn fake_routes() -> Router<Arc<Shared>> {
             post(fake_add_fault).delete(fake_clear_faults),
         )
         .route("/_fake/starter", post(fake_seed_starter))
+        .route("/_fake/reset", post(fake_reset))
+}
+
+async fn fake_reset(State(sh): Sh) -> Response {
+    crate::server::reset(&sh);
+    empty(StatusCode::NO_CONTENT)
 }
 
 pub(crate) fn is_browser_download(shared: &Shared, path: &str) -> bool {

@@ -308,6 +308,12 @@ impl FakeGitHub {
         self.shared.log_sorted()
     }
 
+    /// Forget every release, asset, fault rule and logged request, as if
+    /// the server had just started (ids keep counting up).
+    pub fn reset(&self) {
+        reset(&self.shared);
+    }
+
     /// Forget the request log.
     pub fn clear_request_log(&self) {
         lock(&self.shared.log).clear();
@@ -352,6 +358,24 @@ impl std::fmt::Debug for FakeGitHub {
             .field("url", &self.shared.base_url)
             .finish_non_exhaustive()
     }
+}
+
+pub(crate) fn reset(shared: &Shared) {
+    let assets: Vec<PathBuf> = {
+        let mut store = lock(&shared.store);
+        let paths = store.assets.values().map(|a| a.path.clone()).collect();
+        store.releases.clear();
+        store.assets.clear();
+        store.latest = None;
+        store.burned_tags.clear();
+        paths
+    };
+    for path in assets {
+        let _ = fs_err::remove_file(path);
+    }
+    lock(&shared.faults).clear();
+    lock(&shared.log).clear();
+    shared.persist();
 }
 
 /// Add a `starter` asset to a release, as a failed upload leaves one.

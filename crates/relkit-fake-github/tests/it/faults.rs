@@ -525,3 +525,31 @@ async fn refused_uploads_get_the_fault_response() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     api.upload_ok(&release, "a.bin", &data).await;
 }
+
+#[tokio::test]
+async fn reset_forgets_everything() {
+    let api = Api::start().await;
+    let r = api.draft("v1").await;
+    api.upload_ok(&r, "a", b"a").await;
+    let path = api.fake.releases()[0].assets[0].path.clone();
+    api.fake.add_fault(
+        FaultRule::new(Fault::Status(500))
+            .times(0)
+            .path("/nothing-yet"),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_fake/reset", api.fake.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert!(api.fake.releases().is_empty());
+    assert!(api.fake.request_log().is_empty());
+    assert!(!path.exists());
+    // The old rule is gone too.
+    let (status, _) = api
+        .send(Method::GET, "/releases?x=/nothing-yet", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    api.draft("v1").await;
+}
