@@ -129,7 +129,7 @@ pub struct KeygenArgs {
 #[derive(Debug, Args)]
 pub struct GpgArgs {
     /// The key to sign with (fingerprint, key id or user id) [default:
-    /// the imported key, else gpg's default key].
+    /// the imported key, else the first secret key in the keyring].
     #[arg(long, value_name = "ID", env = "RELKIT_GPG_KEY_ID")]
     pub key_id: Option<String>,
 
@@ -399,6 +399,13 @@ mod tests {
     use clap::{CommandFactory as _, Parser, Subcommand};
 
     use super::*;
+
+    #[test]
+    fn signers_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<minisig::MinisignSigner>();
+        send_sync::<openpgp::GpgSigner>();
+    }
 
     #[test]
     fn cli_is_consistent() {

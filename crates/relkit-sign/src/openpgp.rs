@@ -27,7 +27,8 @@ pub struct GpgSigner {
 }
 
 impl GpgSigner {
-    /// key_id: which key to use (None: gpg's default key); passphrase_env / import_key_env: names of env vars.
+    /// key_id: which key to use (None: the imported key, else the first
+    /// secret key in the keyring); passphrase_env / import_key_env: names of env vars.
     pub fn new(
         key_id: Option<&str>,
         passphrase_env: Option<&str>,
@@ -88,7 +89,9 @@ impl GpgSigner {
             }
             (None, None) => return Err(Error::Gpg("no secret key in the keyring".to_owned())),
         };
-        if signer.local_user.is_none() && signer.home.is_some() {
+        // Always name the key, so the signature is made by the key whose
+        // fingerprint we report (gpg's own default could be another one).
+        if signer.local_user.is_none() {
             signer.local_user = Some(signer.fingerprint.clone());
         }
         tracing::debug!("gpg signing key {}", signer.fingerprint);
@@ -102,6 +105,8 @@ impl GpgSigner {
             "--status-fd".into(),
             "2".into(),
             "--detach-sign".into(),
+            // Binary even when gpg.conf says `armor`: Terraform wants binary.
+            "--no-armor".into(),
             "--output".into(),
             "-".into(),
         ];

@@ -122,9 +122,13 @@ fn key_in_the_users_keyring_by_key_id() {
     )
     .ok();
     assert_eq!(home.verify(&sb, "f.sig", "f").code, 0);
+    // Still binary when the user's gpg.conf asks for armor.
+    fs_err::write(home.dir.join("gpg.conf"), "armor\n").unwrap();
     sb.relkit(&["gpg", "--passphrase-env", "PP", "f"], &envs)
         .ok();
     assert_eq!(home.verify(&sb, "f.sig", "f").code, 0);
+    let sig = fs_err::read(sb.work.join("f.sig")).unwrap();
+    assert!(matches!(sig[0], 0x89 | 0xC2), "armored: {:?}", &sig[..10]);
 
     let line = sb
         .relkit(
