@@ -7,3 +7,4 @@ mod failures;
 mod gpg;
 mod minisign;
 mod secrets;
+mod terraform;
