@@ -225,7 +225,7 @@ fn resolve_token(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<St
             .ok_or_else(|| {
                 relkit_core::Error::invalid(
                     "token",
-                    "set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
+                    "none found: set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
                 )
             })?,
     };

@@ -355,3 +355,59 @@ impl Args {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Umbrella {
+        #[command(subcommand)]
+        command: Sub,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Sub {
+        ReleaseUpload(Cli),
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        let Sub::ReleaseUpload(cli) = Umbrella::try_parse_from(args).unwrap().command;
+        cli
+    }
+
+    #[test]
+    fn works_as_an_umbrella_subcommand() {
+        let cli = parse(&[
+            "relkit",
+            "release-upload",
+            "--tag",
+            "v1.0.0",
+            "a.tar.gz",
+            "b.zip",
+        ]);
+        assert!(cli.mode.is_none());
+        assert_eq!(cli.args.files.len(), 2);
+        let cli = parse(&[
+            "relkit",
+            "release-upload",
+            "publish",
+            "--release-id",
+            "7",
+            "--manifest",
+            "m.json",
+        ]);
+        let Some(Mode::Publish(args)) = cli.mode else {
+            panic!("publish mode")
+        };
+        assert_eq!(args.release_id, Some(7));
+        let cli = parse(&["relkit", "release-upload", "create-draft", "--tag", "v1"]);
+        assert!(matches!(cli.mode, Some(Mode::CreateDraft(_))));
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token::new("ghp_secret".into());
+        assert_eq!(format!("{t:?}"), "Token(***)");
+    }
+}

@@ -196,7 +196,10 @@ fn soak_random_faults() {
         check_published(&fake, &expected);
     }
     eprintln!("soak: {ok} runs succeeded under faults, {gave_up} gave up with exit 3");
-    assert!(ok > 0 && gave_up > 0, "both outcomes happen: {ok} ok, {gave_up} gave up");
+    assert!(
+        ok > 0 && gave_up > 0,
+        "both outcomes happen: {ok} ok, {gave_up} gave up"
+    );
     assert!(
         fake.request_log().iter().any(|l| l.fault.is_some()),
         "faults were injected"

@@ -70,3 +70,59 @@ fn refuses_missing_files_and_missing_inputs() {
     );
     insta::assert_snapshot!("refuse_nothing", refused(&[], dir.path()));
 }
+
+/// Inputs from the environment: no token, a branch ref, a bad repo.
+#[test]
+fn refuses_bad_environment() {
+    use clap::Parser;
+    let fake = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), &[("a.bin", b"a")]);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut argv = vec![
+            "relkit-release-upload".to_owned(),
+            "--api-url".to_owned(),
+            fake.api_url(),
+        ];
+        argv.extend(args.iter().map(|s| (*s).to_owned()));
+        argv.extend(paths.iter().map(|p| p.display().to_string()));
+        let cli = relkit_release_upload::Cli::try_parse_from(argv).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let err = relkit_release_upload::run_with_env(cli, &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .unwrap_err();
+        assert_eq!(exit_code(&err), 1, "{err}");
+        err.to_string()
+    };
+    let repo = [("GITHUB_REPOSITORY", "octo/demo")];
+    let lines = [
+        run(&["--tag", "v1"], &repo),
+        run(&["--tag", "v1", "--token-env", "MY_TOKEN"], &repo),
+        run(
+            &[],
+            &[
+                ("GITHUB_REPOSITORY", "octo/demo"),
+                ("GITHUB_REF", "refs/heads/main"),
+                ("GITHUB_TOKEN", "t"),
+            ],
+        ),
+        run(
+            &["--tag", "v1"],
+            &[("GITHUB_REPOSITORY", "octo"), ("GITHUB_TOKEN", "t")],
+        ),
+        run(
+            &["--tag", "v1", "--repo", "octo/demo", "--api-url", "ftp://x"],
+            &[("GITHUB_TOKEN", "t")],
+        ),
+    ];
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|l| stable(l, dir.path(), Some(&fake)))
+        .collect();
+    insta::assert_snapshot!("refuse_environment", lines.join("\n"));
+    assert!(fake.request_log().is_empty());
+}
