@@ -119,7 +119,7 @@ fn terraform_accepts_the_sha256sums_signature() {
         relkit_core::hash::hash_file(&sb.work.join(ZIP), relkit_core::hash::Algo::Sha256, |_| {})
             .unwrap();
     sb.file(SUMS, format!("{}  {ZIP}\n", digest.hex).as_bytes());
-    sb.file("key.id", home.fingerprint[24..].as_bytes());
+    sb.file("key.id", &home.fingerprint.as_bytes()[24..]);
     let envs = [("GNUPGHOME", home.home())];
     sb.relkit(&["gpg", "--export-public-key", "key.asc", SUMS], &envs)
         .ok();
