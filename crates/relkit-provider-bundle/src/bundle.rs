@@ -309,7 +309,26 @@ fn rel(parts: &[&str]) -> String {
     parts.join("/")
 }
 
-fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
+/// `_manifest.json`, fields in the order the Registry documents them.
+#[derive(Serialize)]
+struct RegistryManifest<'a> {
+    version: u32,
+    metadata: RegistryMetadata<'a>,
+}
+
+#[derive(Serialize)]
+struct RegistryMetadata<'a> {
+    protocol_versions: &'a [String],
+}
+
+/// One platform of a packed mirror's `VERSION.json`.
+#[derive(Serialize)]
+struct MirrorArchive<'a> {
+    url: String,
+    hashes: [&'a str; 2],
+}
+
+fn json_bytes(value: &impl Serialize) -> Vec<u8> {
     let mut s = serde_json::to_string_pretty(value).expect("JSON serialises");
     s.push('\n');
     s.into_bytes()
@@ -458,10 +477,12 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
 
     // 2. The registry manifest and SHA256SUMS (zips and manifest), signed.
     let manifest_name = format!("{}_manifest.json", plan.prefix());
-    let manifest_json = json_bytes(&serde_json::json!({
-        "version": 1,
-        "metadata": { "protocol_versions": plan.protocols },
-    }));
+    let manifest_json = json_bytes(&RegistryManifest {
+        version: 1,
+        metadata: RegistryMetadata {
+            protocol_versions: &plan.protocols,
+        },
+    });
     staging.write(&dir.join(&manifest_name), &manifest_json)?;
     sums.push((manifest_name.clone(), sha256_hex(&manifest_json)));
     record(
@@ -549,7 +570,7 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
     }
 
     // 4. Packed mirror: HOST/NS/NAME/{zips, index.json, VERSION.json}.
-    let mut archives = serde_json::Map::new();
+    let mut archives = BTreeMap::new();
     for (((p, o), hashes), zip_tmp) in plan
         .platforms
         .iter()
@@ -577,12 +598,15 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
             vec![],
         );
         archives.insert(
-            hashes.platform.clone(),
-            serde_json::json!({ "url": zip_name, "hashes": [hashes.h1, hashes.zh] }),
+            hashes.platform.as_str(),
+            MirrorArchive {
+                url: zip_name,
+                hashes: [&hashes.h1, &hashes.zh],
+            },
         );
     }
     let index = json_bytes(&serde_json::json!({ "versions": { plan.version.clone(): {} } }));
-    let version_json = json_bytes(&serde_json::json!({ "archives": archives }));
+    let version_json = json_bytes(&BTreeMap::from([("archives", archives)]));
     for (name, bytes) in [
         ("index.json".to_owned(), index),
         (format!("{}.json", plan.version), version_json),
@@ -635,7 +659,7 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
         relkit_core::buildtime::rfc3339(plan.epoch)?,
     );
     manifest.tag = Some(version.tag());
-    manifest.commit = relkit_core::buildtime::commit(dir);
+    manifest.commit = relkit_core::buildtime::commit(Path::new("."));
     manifest.artifacts = artifacts;
     manifest.normalize();
     let part_name = format!("{}.part.json", plan.prefix());

@@ -3,6 +3,7 @@
 //! and real Terraform installing what it wrote.
 
 mod cli;
+mod library;
 mod signing;
 mod terraform;
 
