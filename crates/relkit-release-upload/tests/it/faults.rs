@@ -234,3 +234,59 @@ fn check_published(
         );
     }
 }
+
+#[test]
+fn slow_responses_time_out_and_are_retried() {
+    let fake = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), &[("a.bin", b"a")]);
+    fake.add_fault(
+        FaultRule::new(Fault::Delay(Duration::from_secs(5)))
+            .method(http::Method::GET)
+            .path("/releases?"),
+    );
+    upload(&fake, "v1.0.0", &["--timeout-secs", "1"], &paths).unwrap();
+    // The fake logs a request when it answers. Had the client waited for
+    // the slow listing, its answer (5 s) would be in the log by now; it is
+    // not, because the client gave up on it after 1 s and asked again.
+    let log = fake.request_log();
+    assert!(log.iter().all(|l| l.fault.is_none()), "{log:#?}");
+    assert!(
+        log.iter()
+            .filter(|l| l.method == "GET" && l.path.contains("/releases?"))
+            .count()
+            >= 2
+    );
+    assert!(!the_release(&fake, "v1.0.0").draft);
+}
+
+#[test]
+fn small_pages_are_followed() {
+    let fake = crate::fake_with(relkit_fake_github::Config {
+        per_page_max: 2,
+        ..relkit_fake_github::Config::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("p{i}.bin"), vec![b'0' + i; 10]))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .collect();
+    // Three other releases first, so the releases list spans pages too.
+    for tag in ["v0.1.0", "v0.2.0", "v0.3.0"] {
+        let p = write_files(&dir.path().join(tag), &refs[..1]);
+        upload(&fake, tag, &[], &p).unwrap();
+    }
+    let paths = write_files(dir.path(), &refs);
+    upload(&fake, "v1.0.0", &[], &paths).unwrap();
+    fake.clear_request_log();
+    upload(&fake, "v1.0.0", &[], &paths).unwrap();
+    assert!(
+        fake.request_log().iter().all(|l| l.method == "GET"),
+        "a re-run across pages uploads nothing"
+    );
+    assert_assets(&the_release(&fake, "v1.0.0"), &files.into_iter().collect());
+    assert_eq!(fake.releases().len(), 4);
+}
