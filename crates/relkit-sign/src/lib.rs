@@ -290,6 +290,8 @@ fn run_keygen(a: &KeygenArgs) -> Result<(), Error> {
     println!("verify with: minisign -Vm <file> -P {public}");
     Ok(())
 }
+
+/// `FILE` + `ext` (`a.tar.gz` → `a.tar.gz.minisig`).
 fn sig_path(file: &Path, ext: &str) -> PathBuf {
     let mut s = file.as_os_str().to_owned();
     s.push(ext);

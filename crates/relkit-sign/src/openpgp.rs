@@ -67,7 +67,11 @@ impl GpgSigner {
             &["--with-colons", "--list-secret-keys", "--"],
             key_id.into_iter().collect::<Vec<_>>(),
         );
-        let found = listing.ok().and_then(|text| first_secret_key(&text));
+        let found = match listing {
+            Ok(text) => first_secret_key(&text),
+            Err(Error::Gpg(_)) => None,
+            Err(e) => return Err(e),
+        };
         signer.fingerprint = match (found, key_id) {
             (Some((fingerprint, algo)), _) => {
                 // 1-3: RSA, 17: DSA. Anything else (EdDSA, ECDSA) gpg and

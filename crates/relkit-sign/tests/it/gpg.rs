@@ -221,4 +221,11 @@ fn gpg_failures_leave_nothing_behind() {
         &[("K", &key), ("PP", PP)],
     );
     crate::snap!("gpg_missing_input", line);
+
+    // No gpg at all: an internal fault (exit 2), still one line.
+    let run = sb.relkit(&["gpg", "f"], &[("RELKIT_GPG", "/nonexistent/gpg")]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    crate::snap!("gpg_not_installed", run.stderr);
+    assert_eq!(Sandbox::ls(&sb.work), ["f"]);
 }
