@@ -59,6 +59,8 @@ pub struct Options {
     pub draft: bool,
     /// Pre-release flag.
     pub prerelease: bool,
+    /// Whether `--prerelease` was given as true/false (then publishing sets it).
+    pub prerelease_explicit: bool,
     /// `make_latest` on publish.
     pub make_latest: Option<MakeLatest>,
     /// Release notes.
@@ -159,6 +161,7 @@ impl Options {
             assets: local,
             draft: args.draft,
             prerelease,
+            prerelease_explicit: args.prerelease != Prerelease::Auto,
             make_latest: args.make_latest,
             notes,
             generate_notes: args.generate_notes,
@@ -301,7 +304,15 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
     };
     outcome.assets = verify(&gh, opts, &outcome.release, &tag, failure).await?;
     if outcome.release.draft && !opts.draft {
-        let mut body = json!({ "draft": false, "prerelease": opts.prerelease });
+        // Settings given on this run win over the ones the draft was
+        // created with (e.g. by a `create-draft` job).
+        let mut body = json!({ "draft": false });
+        if opts.prerelease_explicit {
+            body["prerelease"] = json!(opts.prerelease);
+        }
+        if let Some(n) = &opts.notes {
+            body["body"] = json!(n);
+        }
         if let Some(m) = opts.make_latest {
             body["make_latest"] = json!(m.as_str());
         }

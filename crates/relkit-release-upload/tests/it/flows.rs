@@ -254,6 +254,7 @@ fn create_draft_then_upload_by_id_then_publish() {
     let paths = write_files(dir.path(), FILES);
     let mut args = base_args(&fake, "v5.0.0");
     args.insert(1, "create-draft".into());
+    args.extend(["--prerelease".to_owned(), "true".to_owned()]);
     run_args(&args).unwrap();
     let id = the_release(&fake, "v5.0.0").id.to_string();
     // Each matrix job uploads its part into the draft by id.
@@ -288,10 +289,18 @@ fn create_draft_then_upload_by_id_then_publish() {
     assert!(the_release(&fake, "v5.0.0").draft);
 
     publish.extend(paths.iter().map(|p| p.display().to_string()));
+    let notes = dir.path().join("notes.md");
+    fs_err::write(&notes, "Final notes").unwrap();
+    publish.extend(["--notes-file".to_owned(), notes.display().to_string()]);
     fake.clear_request_log();
     run_args(&publish).unwrap();
     let r = the_release(&fake, "v5.0.0");
     assert!(!r.draft);
+    assert!(
+        r.prerelease,
+        "the draft's explicit pre-release flag is kept"
+    );
+    assert_eq!(r.body.as_deref(), Some("Final notes"));
     assert_assets(&r, &contents(FILES));
     assert!(
         !fake.request_log().iter().any(|l| l.method == "POST"),
