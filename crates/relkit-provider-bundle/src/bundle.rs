@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::address::{DEFAULT_HOSTNAME, check_hostname, check_part, check_protocol};
 use crate::hashes::{h1, lock_file, zh};
-use crate::zipper::{ZipOutcome, dos_time, write_provider_zip};
+use crate::zipper::{OutFile, ZipJob, ZipOutcome, dos_time, write_provider_zip};
 use relkit_sign::openpgp::GpgSigner;
 
 /// The folder under the output folder that holds the unpacked filesystem
@@ -198,6 +198,33 @@ impl Plan {
     fn address(&self) -> String {
         format!("{}/{}/{}", self.hostname, self.namespace, self.name)
     }
+    /// The binary in the unpacked mirror, relative to the output folder.
+    fn unpacked_file(&self, p: &Platform) -> String {
+        [
+            UNPACKED_MIRROR_DIR,
+            &self.hostname,
+            &self.namespace,
+            &self.name,
+            &self.version,
+            &p.target.terraform_platform(),
+            &self.entry_name(p),
+        ]
+        .join("/")
+    }
+    /// The packed mirror's provider folder, relative to the output folder.
+    fn packed_dir(&self) -> String {
+        [
+            PACKED_MIRROR_DIR,
+            &self.hostname,
+            &self.namespace,
+            &self.name,
+        ]
+        .join("/")
+    }
+    /// The zip in the packed mirror, relative to the output folder.
+    fn packed_file(&self, p: &Platform) -> String {
+        format!("{}/{}", self.packed_dir(), self.zip_name(p))
+    }
 }
 
 fn validate(opts: &BundleOptions) -> Result<Plan, Error> {
@@ -305,10 +332,6 @@ fn check_unpacked_dir(dir: &Path, binary_name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn rel(parts: &[&str]) -> String {
-    parts.join("/")
-}
-
 /// `_manifest.json`, fields in the order the Registry documents them.
 #[derive(Serialize)]
 struct RegistryManifest<'a> {
@@ -358,16 +381,7 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
     let dir = opts.output_dir.as_path();
     let unpacked_root = dir.join(UNPACKED_MIRROR_DIR);
     let packed_root = dir.join(PACKED_MIRROR_DIR);
-    let host_parts = [
-        plan.hostname.as_str(),
-        plan.namespace.as_str(),
-        plan.name.as_str(),
-    ];
-    let packed_rel = {
-        let mut v = vec![PACKED_MIRROR_DIR];
-        v.extend(host_parts);
-        rel(&v)
-    };
+    let packed_rel = plan.packed_dir();
     for p in &plan.platforms {
         let pdir = unpacked_root
             .join(&plan.hostname)
@@ -386,16 +400,28 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
         plan.version
     ));
 
-    // 1. Registry zips, compressed in parallel. The temp files are created
-    // here, in order; the workers write through their own handles.
+    // 1. Registry zips, their packed-mirror copies and the unpacked-mirror
+    // binaries, written in parallel from one read of each binary. The temp
+    // files are created here, in order; the workers write through their
+    // own handles.
+    let mut open = |rel_path: &str| -> Result<OutFile, Error> {
+        let path = dir.join(rel_path);
+        let tmp = staging.create(&path)?;
+        let file = tmp.as_file().try_clone().map_err(|e| io_at(&path, e))?;
+        Ok(OutFile { file, path })
+    };
+    let mtime = dos_time(plan.epoch);
+    let entries: Vec<String> = plan.platforms.iter().map(|p| plan.entry_name(p)).collect();
     let mut jobs = Vec::new();
-    let mut zip_temps = Vec::new();
-    for p in &plan.platforms {
-        let dest = dir.join(plan.zip_name(p));
-        let tmp = staging.create(&dest)?;
-        let handle = tmp.as_file().try_clone().map_err(|e| io_at(&dest, e))?;
-        zip_temps.push(tmp.path().to_path_buf());
-        jobs.push((p, dest, handle));
+    for (p, entry) in plan.platforms.iter().zip(&entries) {
+        jobs.push(ZipJob {
+            binary: &p.binary,
+            entry,
+            mtime,
+            zip: open(&plan.zip_name(p))?,
+            zip_copies: vec![open(&plan.packed_file(p))?],
+            binary_copies: vec![open(&plan.unpacked_file(p))?],
+        });
     }
     let total: u64 = plan
         .platforms
@@ -403,14 +429,11 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
         .map(|p| fs_err::metadata(&p.binary).map_or(0, |m| m.len()))
         .sum();
     let bar = relkit_core::progress::bytes(total, "compressing");
-    let mtime = dos_time(plan.epoch);
     let outcomes: Vec<ZipOutcome> = jobs
         .into_par_iter()
-        .map(|(p, dest, handle)| {
-            tracing::debug!(zip = %dest.display(), "compressing");
-            write_provider_zip(&p.binary, &plan.entry_name(p), mtime, handle, &dest, &|n| {
-                bar.inc(n);
-            })
+        .map(|job| {
+            tracing::debug!(zip = %job.zip.path.display(), "compressing");
+            write_provider_zip(job, &|n| bar.inc(n))
         })
         .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
@@ -543,21 +566,8 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
     // 3. Unpacked mirror: HOST/NS/NAME/VERSION/OS_ARCH/<binary>, nothing else.
     let mut executables = Vec::new();
     for (p, o) in plan.platforms.iter().zip(&outcomes) {
-        let platform = p.target.terraform_platform();
-        let entry = plan.entry_name(p);
-        let file = rel(&[
-            UNPACKED_MIRROR_DIR,
-            host_parts[0],
-            host_parts[1],
-            host_parts[2],
-            &plan.version,
-            &platform,
-            &entry,
-        ]);
-        let dest = dir.join(&file);
-        let tmp = staging.create(&dest)?;
-        fs_err::copy(&p.binary, tmp.path())?;
-        executables.push(dest);
+        let file = plan.unpacked_file(p);
+        executables.push(dir.join(&file));
         record(
             file,
             ArtifactKind::TerraformMirror,
@@ -571,17 +581,9 @@ pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
 
     // 4. Packed mirror: HOST/NS/NAME/{zips, index.json, VERSION.json}.
     let mut archives = BTreeMap::new();
-    for (((p, o), hashes), zip_tmp) in plan
-        .platforms
-        .iter()
-        .zip(&outcomes)
-        .zip(&platforms)
-        .zip(&zip_temps)
-    {
+    for ((p, o), hashes) in plan.platforms.iter().zip(&outcomes).zip(&platforms) {
         let zip_name = plan.zip_name(p);
-        let file = format!("{packed_rel}/{zip_name}");
-        let tmp = staging.create(&dir.join(&file))?;
-        fs_err::copy(zip_tmp, tmp.path())?;
+        let file = plan.packed_file(p);
         let contents = vec![Content {
             path: plan.entry_name(p),
             size: o.binary.size,

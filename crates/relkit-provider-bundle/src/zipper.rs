@@ -2,8 +2,8 @@
 //! 0755, a fixed DOS time, deflate, no directory entries and no extra
 //! fields, so the same binary and time give the same bytes everywhere.
 
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 use relkit_core::hash::{Algo, BUF_SIZE, Digest, Hasher, hash_reader, open_regular};
 use zip::write::SimpleFileOptions;
@@ -47,41 +47,113 @@ pub struct ZipOutcome {
     pub zip: Digest,
 }
 
-/// A reader that hashes what passes through it, so the binary is read once
-/// for both compressing and hashing.
-struct HashingReader<'a, R> {
+/// An open output file and its final path (for error messages).
+#[derive(Debug)]
+pub struct OutFile {
+    /// The file, opened for reading and writing, empty.
+    pub file: std::fs::File,
+    /// The path it will have.
+    pub path: PathBuf,
+}
+
+/// One provider zip to write: the binary goes into `zip` (and byte-identical
+/// `zip_copies`) as `entry`, and is copied as is into `binary_copies`, all
+/// from a single read of the binary.
+#[derive(Debug)]
+pub struct ZipJob<'a> {
+    /// The provider binary.
+    pub binary: &'a Path,
+    /// Its name inside the zip.
+    pub entry: &'a str,
+    /// The entry's modification time.
+    pub mtime: DateTime,
+    /// The zip.
+    pub zip: OutFile,
+    /// Further copies of the zip (the packed mirror).
+    pub zip_copies: Vec<OutFile>,
+    /// Plain copies of the binary (the unpacked mirror).
+    pub binary_copies: Vec<OutFile>,
+}
+
+/// Tag an I/O error with the path it happened at, so the one-line message names it.
+fn at_path(path: &Path, e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("`{}`: {e}", path.display()))
+}
+
+/// Writes go to every file; seeks move them all (the zip writer patches the
+/// entry header once the data is written).
+struct Tee<'a>(&'a mut [OutFile]);
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for out in self.0.iter_mut() {
+            out.file
+                .write_all(buf)
+                .map_err(|e| at_path(&out.path, &e))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        for out in self.0.iter_mut() {
+            out.file.flush().map_err(|e| at_path(&out.path, &e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Seek for Tee<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let mut first = None;
+        for out in self.0.iter_mut() {
+            let at = out.file.seek(pos).map_err(|e| at_path(&out.path, &e))?;
+            first.get_or_insert(at);
+        }
+        Ok(first.unwrap_or(0))
+    }
+}
+
+/// A reader that hashes what passes through it and copies it to
+/// `copies`, so the binary is read once for compressing, hashing and
+/// copying.
+struct TeeReader<'a, R> {
     inner: R,
+    path: &'a Path,
     hasher: Hasher,
     size: u64,
+    copies: Tee<'a>,
     progress: &'a dyn Fn(u64),
 }
 
-impl<R: Read> Read for HashingReader<'_, R> {
+impl<R: Read> Read for TeeReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| at_path(self.path, &e))?;
         self.hasher.update(&buf[..n]);
+        self.copies.write_all(&buf[..n])?;
         self.size += n as u64;
         (self.progress)(n as u64);
         Ok(n)
     }
 }
 
-/// Write a zip holding `binary` as `entry` (mode 0755, time `mtime`) to
-/// `out`, which must be empty. The zip's sha256 is taken by reading it back:
-/// the zip format patches the entry header after the data, so the bytes are
-/// final only at the end (it is still in the page cache, so this is cheap).
-pub fn write_provider_zip(
-    binary: &Path,
-    entry: &str,
-    mtime: DateTime,
-    out: std::fs::File,
-    out_name: &Path,
-    progress: &dyn Fn(u64),
-) -> Result<ZipOutcome, Error> {
+/// Write one provider zip (mode 0755, fixed time, deflate) and its copies.
+/// The zip's sha256 is taken by reading it back: the zip format patches the
+/// entry header after the data, so the bytes are final only at the end (they
+/// are still in the page cache, so this is cheap).
+pub fn write_provider_zip(job: ZipJob<'_>, progress: &dyn Fn(u64)) -> Result<ZipOutcome, Error> {
+    let ZipJob {
+        binary,
+        entry,
+        mtime,
+        zip,
+        zip_copies,
+        mut binary_copies,
+    } = job;
+    let zip_path = zip.path.clone();
     let input = open_regular(binary)?;
-    let size = input.metadata().map_err(relkit_core::Error::Io)?.len();
+    let size = input.metadata().map_err(|e| at_path(binary, &e))?.len();
     let zip_err = |source| Error::Zip {
-        path: out_name.to_path_buf(),
+        path: zip_path.clone(),
         source,
     };
     let options = SimpleFileOptions::default()
@@ -91,27 +163,33 @@ pub fn write_provider_zip(
         .last_modified_time(mtime)
         // Zip64 only when the binary needs it, so ordinary zips stay plain.
         .large_file(size >= u64::from(u32::MAX) - (1 << 20));
-    let mut writer = ZipWriter::new(BufWriter::with_capacity(BUF_SIZE, out));
+    let mut zips: Vec<OutFile> = std::iter::once(zip).chain(zip_copies).collect();
+    let mut writer = ZipWriter::new(BufWriter::with_capacity(BUF_SIZE, Tee(&mut zips)));
     writer.start_file(entry, options).map_err(zip_err)?;
-    let mut reader = HashingReader {
+    let mut reader = TeeReader {
         inner: BufReader::with_capacity(BUF_SIZE, input),
+        path: binary,
         hasher: Algo::Sha256.hasher(),
         size: 0,
+        copies: Tee(&mut binary_copies),
         progress,
     };
-    io::copy(&mut reader, &mut writer)
-        .map_err(|e| Error::Core(relkit_core::atomic::io_at(binary, e)))?;
+    io::copy(&mut reader, &mut writer).map_err(|e| Error::Core(relkit_core::Error::Io(e)))?;
     let binary_digest = Digest {
         hex: reader.hasher.finish_hex(),
         size: reader.size,
     };
     let buffered = writer.finish().map_err(zip_err)?;
-    let mut file = buffered
+    buffered
         .into_inner()
-        .map_err(|e| Error::Core(relkit_core::atomic::io_at(out_name, e.into_error())))?;
-    let at = |e| Error::Core(relkit_core::atomic::io_at(out_name, e));
-    file.seek(SeekFrom::Start(0)).map_err(at)?;
-    let zip = hash_reader(&mut file, Algo::Sha256, |_| {}).map_err(at)?;
+        .map_err(|e| Error::Core(relkit_core::Error::Io(e.into_error())))?;
+    let first = &mut zips[0];
+    first
+        .file
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| at_path(&first.path, &e))?;
+    let zip =
+        hash_reader(&mut first.file, Algo::Sha256, |_| {}).map_err(|e| at_path(&first.path, &e))?;
     Ok(ZipOutcome {
         binary: binary_digest,
         zip,
@@ -144,8 +222,23 @@ mod tests {
         assert_eq!(dos_time(i64::MAX).year(), 2107);
     }
 
+    fn out(path: &Path) -> OutFile {
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .unwrap()
+            .into_parts()
+            .0;
+        OutFile {
+            file,
+            path: path.to_path_buf(),
+        }
+    }
+
     #[test]
-    fn same_input_same_bytes() {
+    fn same_input_same_bytes_and_identical_copies() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 97) as u8).collect();
@@ -153,27 +246,26 @@ mod tests {
         let mut outs = Vec::new();
         for n in 0..2 {
             let path = dir.path().join(format!("{n}.zip"));
-            let f = fs_err::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .unwrap()
-                .into_parts()
-                .0;
-            let o = write_provider_zip(
-                &bin,
-                "terraform-provider-x_v1.0.0",
-                dos_time(1_700_000_000),
-                f,
-                &path,
-                &|_| {},
-            )
-            .unwrap();
+            let job = ZipJob {
+                binary: &bin,
+                entry: "terraform-provider-x_v1.0.0",
+                mtime: dos_time(1_700_000_000),
+                zip: out(&path),
+                zip_copies: vec![out(&dir.path().join(format!("{n}-copy.zip")))],
+                binary_copies: vec![out(&dir.path().join(format!("{n}-bin")))],
+            };
+            let o = write_provider_zip(job, &|_| {}).unwrap();
             assert_eq!(o.binary.size, 200_000);
             let bytes = fs_err::read(&path).unwrap();
             assert_eq!(o.zip.size, bytes.len() as u64);
+            assert_eq!(
+                fs_err::read(dir.path().join(format!("{n}-copy.zip"))).unwrap(),
+                bytes
+            );
+            assert_eq!(
+                fs_err::read(dir.path().join(format!("{n}-bin"))).unwrap(),
+                data
+            );
             outs.push(bytes);
         }
         assert_eq!(outs[0], outs[1]);
