@@ -56,8 +56,9 @@ timed "$tmp/relkit.time" env SOURCE_DATE_EPOCH=1700000000 "$bin" --name bench --
   --namespace bench "${args[@]}" --output-dir "$tmp/relkit" >/dev/null 2>&1
 read -r zip_s zip_u zip_sys <"$tmp/zip.time"
 read -r relkit_s relkit_u relkit_sys <"$tmp/relkit.time"
-zip_cpu=$(echo "$zip_u + $zip_sys" | bc -l)
-relkit_cpu=$(echo "$relkit_u + $relkit_sys" | bc -l)
+calc() { awk "BEGIN { print $1 }"; }
+zip_cpu=$(calc "$zip_u + $zip_sys")
+relkit_cpu=$(calc "$relkit_u + $relkit_sys")
 
 zip_bytes=$(cat "$tmp"/zip/*.zip | wc -c)
 relkit_bytes=$(cat "$tmp"/relkit/terraform-provider-bench_1.0.0_*.zip | wc -c)
@@ -67,8 +68,8 @@ printf '%-28s %8s %8s %12s\n' "tool (${#platforms[@]} x ${size_mb} MB)" wall-s c
 printf '%-28s %8.2f %8.2f %12d\n' "zip -6 (sequential)" "$zip_s" "$zip_cpu" "$zip_bytes"
 printf '%-28s %8.2f %8.2f %12d\n' "relkit-provider-bundle" "$relkit_s" "$relkit_cpu" "$relkit_bytes"
 printf 'speed: relkit is %.2fx zip -6 (%.0f MB/s vs %.0f MB/s of input)\n' \
-  "$(echo "$zip_s / $relkit_s" | bc -l)" "$(echo "$input_mb / $relkit_s" | bc -l)" "$(echo "$input_mb / $zip_s" | bc -l)"
+  "$(calc "$zip_s / $relkit_s")" "$(calc "$input_mb / $relkit_s")" "$(calc "$input_mb / $zip_s")"
 printf 'size:  relkit zips are %+.2f%% vs zip -6 (target: at most +2%%)\n' \
-  "$(echo "($relkit_bytes - $zip_bytes) * 100 / $zip_bytes" | bc -l)"
-printf 'cpu:   relkit uses %.2fx the CPU time of zip -6\n' "$(echo "$relkit_cpu / $zip_cpu" | bc -l)"
+  "$(calc "($relkit_bytes - $zip_bytes) * 100 / $zip_bytes")"
+printf 'cpu:   relkit uses %.2fx the CPU time of zip -6\n' "$(calc "$relkit_cpu / $zip_cpu")"
 echo "cores: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
