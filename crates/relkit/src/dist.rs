@@ -141,7 +141,10 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
         .into_iter()
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !(n.ends_with(".part.json") || n.ends_with(".sha256") || n.ends_with(".minisig") || n.ends_with(".sig"))
+            !(n.ends_with(".part.json")
+                || n.ends_with(".sha256")
+                || n.ends_with(".minisig")
+                || n.ends_with(".sig"))
         })
         .collect::<Vec<_>>();
     let entries = relkit_checksum::hash_files(&sums_inputs, Algo::Sha256)?;
@@ -151,7 +154,8 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     timings.insert("checksum".into(), millis(started));
 
     let started = Instant::now();
-    extra.extend(sign(&r, stage, &sums)?);
+    let (signatures, key_id) = sign(&r, stage, &sums)?;
+    extra.extend(signatures);
     timings.insert("sign".into(), millis(started));
 
     let manifest_path = stage.join("manifest.json");
@@ -161,7 +165,19 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     };
     let mut manifest = relkit_manifest::merge(&parts, &extra, &manifest_path, &release)?;
     if args.timings {
-        manifest.metrics.get_or_insert_with(Default::default).durations_ms = timings;
+        manifest
+            .metrics
+            .get_or_insert_with(Default::default)
+            .durations_ms = timings;
+    }
+    for s in manifest
+        .artifacts
+        .iter_mut()
+        .flat_map(|a| a.signatures.iter_mut())
+    {
+        if s.kind == relkit_core::manifest::SignatureKind::Minisign {
+            s.key_id.clone_from(&key_id);
+        }
     }
     manifest.normalize();
     for part in &parts {
@@ -180,9 +196,13 @@ fn millis(since: Instant) -> u64 {
 }
 
 fn resolve(args: &DistArgs, config: Config) -> Result<Resolved, Error> {
-    let name = args.name.clone().or_else(|| config.name.clone()).ok_or_else(|| {
-        relkit_core::Error::invalid("--name", "is required (or set `name` in relkit.toml)")
-    })?;
+    let name = args
+        .name
+        .clone()
+        .or_else(|| config.name.clone())
+        .ok_or_else(|| {
+            relkit_core::Error::invalid("--name", "is required (or set `name` in relkit.toml)")
+        })?;
     names::check_component("--name", &name)?;
     let version = resolve_version(args.version.as_deref().or(config.version.as_deref()))?;
     let tag = args
@@ -205,17 +225,31 @@ fn resolve(args: &DistArgs, config: Config) -> Result<Resolved, Error> {
     for t in &target_names {
         let target = Target::parse(t)?;
         if targets.iter().any(|x: &Target| x.name() == target.name()) {
-            return Err(relkit_core::Error::invalid("--target", format!("`{t}` is given twice")).into());
+            return Err(
+                relkit_core::Error::invalid("--target", format!("`{t}` is given twice")).into(),
+            );
         }
         targets.push(target);
     }
     if !args.binaries.is_empty() && targets.len() > 1 {
-        return Err(relkit_core::Error::invalid("--binary", "paths can only be given for a single --target").into());
+        return Err(relkit_core::Error::invalid(
+            "--binary",
+            "paths can only be given for a single --target",
+        )
+        .into());
     }
     if args.binaries.is_empty() && config.binaries.is_empty() {
-        return Err(relkit_core::Error::invalid("--binary", "no binaries: pass --binary PATH or list `binaries` in relkit.toml").into());
+        return Err(relkit_core::Error::invalid(
+            "--binary",
+            "no binaries: pass --binary PATH or list `binaries` in relkit.toml",
+        )
+        .into());
     }
-    let dir_template = config.build.binary_dir.clone().unwrap_or_else(|| "target/{target}/release".to_owned());
+    let dir_template = config
+        .build
+        .binary_dir
+        .clone()
+        .unwrap_or_else(|| "target/{target}/release".to_owned());
     let jobs = targets
         .into_iter()
         .map(|target| {
@@ -273,13 +307,15 @@ fn resolve_version(given: Option<&str>) -> Result<Version, Error> {
             path: cargo.to_path_buf(),
             message: e.message().to_owned(),
         })?;
-        let found = ["package", "workspace"]
-            .iter()
-            .find_map(|section| {
-                let table = doc.get(*section)?.as_table()?;
-                let table = if *section == "workspace" { table.get("package")?.as_table()? } else { table };
-                table.get("version")?.as_str().map(str::to_owned)
-            });
+        let found = ["package", "workspace"].iter().find_map(|section| {
+            let table = doc.get(*section)?.as_table()?;
+            let table = if *section == "workspace" {
+                table.get("package")?.as_table()?
+            } else {
+                table
+            };
+            table.get("version")?.as_str().map(str::to_owned)
+        });
         if let Some(v) = found {
             return Ok(Version::parse("Cargo.toml version", &v)?);
         }
@@ -318,9 +354,17 @@ fn build(template: &str, target: &Target, version: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn bundle_provider(p: &config::Provider, r: &Resolved, stage: &Path, epoch: i64) -> Result<PathBuf, Error> {
+fn bundle_provider(
+    p: &config::Provider,
+    r: &Resolved,
+    stage: &Path,
+    epoch: i64,
+) -> Result<PathBuf, Error> {
     let _g = gha::group("provider bundle");
-    let binary = p.binary.clone().unwrap_or_else(|| format!("terraform-provider-{}", p.name));
+    let binary = p
+        .binary
+        .clone()
+        .unwrap_or_else(|| format!("terraform-provider-{}", p.name));
     let binaries = r
         .jobs
         .iter()
@@ -330,7 +374,12 @@ fn bundle_provider(p: &config::Provider, r: &Resolved, stage: &Path, epoch: i64)
                 .iter()
                 .find(|b| b.file_stem().and_then(|s| s.to_str()) == Some(binary.as_str()))
                 .cloned()
-                .ok_or_else(|| relkit_core::Error::invalid("provider.binary", format!("`{binary}` is not one of the binaries for `{}`", job.target)))?;
+                .ok_or_else(|| {
+                    relkit_core::Error::invalid(
+                        "provider.binary",
+                        format!("`{binary}` is not one of the binaries for `{}`", job.target),
+                    )
+                })?;
             Ok((job.target.name().to_owned(), path))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -338,8 +387,16 @@ fn bundle_provider(p: &config::Provider, r: &Resolved, stage: &Path, epoch: i64)
         .namespace
         .clone()
         .or_else(relkit_provider_bundle::default_namespace)
-        .ok_or_else(|| relkit_core::Error::invalid("provider.namespace", "is required outside GitHub Actions"))?;
-    let mut opts = relkit_provider_bundle::bundle::BundleOptions::new(&p.name, r.version.to_string(), namespace, binaries, stage);
+        .ok_or_else(|| {
+            relkit_core::Error::invalid("provider.namespace", "is required outside GitHub Actions")
+        })?;
+    let mut opts = relkit_provider_bundle::bundle::BundleOptions::new(
+        &p.name,
+        r.version.to_string(),
+        namespace,
+        binaries,
+        stage,
+    );
     if let Some(h) = &p.hostname {
         opts.hostname.clone_from(h);
     }
@@ -355,41 +412,49 @@ fn bundle_provider(p: &config::Provider, r: &Resolved, stage: &Path, epoch: i64)
     }
     opts.epoch = Some(epoch);
     opts.project_name = Some(r.name.clone());
-    let report = relkit_provider_bundle::bundle::bundle(&opts).map_err(|e| Error::Provider(Box::new(e)))?;
+    let report =
+        relkit_provider_bundle::bundle::bundle(&opts).map_err(|e| Error::Provider(Box::new(e)))?;
     Ok(report.manifest_part)
 }
 
 /// Sign SHA256SUMS (and archives when asked) with minisign when a key is
-/// configured and present; returns the signature files.
-fn sign(r: &Resolved, stage: &Path, sums: &Path) -> Result<Vec<PathBuf>, Error> {
+/// configured and present; returns the signature files and the key id.
+fn sign(r: &Resolved, stage: &Path, sums: &Path) -> Result<(Vec<PathBuf>, Option<String>), Error> {
     let Some(key_env) = &r.config.sign.minisign_key_env else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     if std::env::var_os(key_env).is_none_or(|v| v.is_empty()) {
         tracing::warn!("not signing: `{key_env}` (sign.minisign-key-env) is not set");
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let _g = gha::group("sign");
-    let signer = relkit_sign::minisig::MinisignSigner::from_env(key_env, r.config.sign.minisign_password_env.as_deref())
-        .map_err(|e| Error::Sign(Box::new(e)))?;
+    let signer = relkit_sign::minisig::MinisignSigner::from_env(
+        key_env,
+        r.config.sign.minisign_password_env.as_deref(),
+    )
+    .map_err(|e| Error::Sign(Box::new(e)))?;
     let mut files = vec![sums.to_path_buf()];
     if r.config.sign.archives {
         files.extend(top_level_files(stage)?.into_iter().filter(|p| {
             let n = p.to_string_lossy();
-            ArchiveFormat::ALL.iter().any(|f| n.ends_with(&format!(".{}", f.extension())))
+            ArchiveFormat::ALL
+                .iter()
+                .any(|f| n.ends_with(&format!(".{}", f.extension())))
                 && !n.contains("terraform-provider-")
         }));
     }
     let mut out = Vec::new();
     for f in files {
-        let sig = signer.sign(&f, None).map_err(|e| Error::Sign(Box::new(e)))?;
+        let sig = signer
+            .sign(&f, None)
+            .map_err(|e| Error::Sign(Box::new(e)))?;
         let mut path = f.into_os_string();
         path.push(".minisig");
         let path = PathBuf::from(path);
         atomic::write_file(&path, sig.as_bytes())?;
         out.push(path);
     }
-    Ok(out)
+    Ok((out, Some(signer.key_id())))
 }
 
 fn top_level_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -432,8 +497,17 @@ fn move_into_place(stage: &Path, out: &Path) -> Result<(), Error> {
 
 /// Print what was written, and report it to Actions.
 fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
-    let width = m.artifacts.iter().map(|a| a.file.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:<28}  {:>10}  sha256", "file", "target", "size");
+    let width = m
+        .artifacts
+        .iter()
+        .map(|a| a.file.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:<28}  {:>10}  sha256",
+        "file", "target", "size"
+    );
     for a in &m.artifacts {
         println!(
             "{:<width$}  {:<28}  {:>10}  {}",
@@ -444,7 +518,11 @@ fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
         );
     }
     let manifest = out.join("manifest.json");
-    println!("wrote {} artifacts and {}", m.artifacts.len(), manifest.display());
+    println!(
+        "wrote {} artifacts and {}",
+        m.artifacts.len(),
+        manifest.display()
+    );
     gha::set_output("manifest", &manifest.to_string_lossy())?;
     let rows: Vec<_> = m
         .artifacts
@@ -456,6 +534,9 @@ fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
             sha256: &a.sha256,
         })
         .collect();
-    gha::append_summary(&gha::artifact_table(&format!("{} {}", m.name, m.version), &rows))?;
+    gha::append_summary(&gha::artifact_table(
+        &format!("{} {}", m.name, m.version),
+        &rows,
+    ))?;
     Ok(())
 }

@@ -153,6 +153,13 @@ fn dist_signs_sums_and_archives_with_minisign() {
     assert!(ok.status.success(), "{}", kit::render(&ok, d));
     let m = fs_err::read_to_string(d.join("dist/manifest.json")).unwrap();
     assert!(m.contains("\"file\": \"SHA256SUMS.minisig\""), "{m}");
+    // The key id is recorded as minisign prints it.
+    let pub_text = fs_err::read_to_string(d.join("key.pub")).unwrap();
+    let key_id = pub_text.lines().next().unwrap().rsplit(' ').next().unwrap();
+    assert!(
+        m.contains(&format!("\"key_id\": \"{key_id}\"")),
+        "{key_id} not in {m}"
+    );
 
     // Another key's signature is caught, and so is a tampered SHA256SUMS.
     kit::run_ok(Command::new("minisign").current_dir(d).args([
