@@ -237,14 +237,15 @@ fn dist_bundles_a_terraform_provider() {
     );
 }
 
+/// A case name, the arguments, and an edit (from, to) of relkit.toml.
+type FailCase<'a> = (&'a str, Vec<&'a str>, Option<(&'a str, &'a str)>);
+
 #[test]
 fn failures_leave_the_output_folder_untouched() {
     let dir = project("");
     let d = dir.path();
     kit::write(&d.join("dist/keep.txt"), b"mine", 0o644);
-    let bad_build = project("").path().to_path_buf();
-    drop(bad_build);
-    let cases: Vec<(&str, Vec<&str>, Option<(&str, &str)>)> = vec![
+    let cases: Vec<FailCase> = vec![
         (
             "build_fails",
             vec!["dist"],
