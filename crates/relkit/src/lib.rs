@@ -40,6 +40,9 @@ pub enum Command {
     /// Sign and verify with minisign or gpg (relkit-sign).
     #[command(name = "sign")]
     Sign(relkit_sign::Cli),
+    /// Publish a GitHub Release, race-safe and idempotent (relkit-release-upload).
+    #[command(name = "release-upload")]
+    ReleaseUpload(relkit_release_upload::Cli),
 }
 
 /// An error from whichever helper ran.
@@ -71,6 +74,9 @@ pub enum Error {
     /// From relkit-sign.
     #[error(transparent)]
     Sign(Box<relkit_sign::Error>),
+    /// From relkit-release-upload.
+    #[error(transparent)]
+    ReleaseUpload(Box<relkit_release_upload::Error>),
     /// The build command failed.
     #[error("build for `{target}` failed: `{command}` {status}")]
     Build {
@@ -92,6 +98,7 @@ impl HasFailure for Error {
             Error::Manifest(e) => e.failure(),
             Error::Provider(e) => e.failure(),
             Error::Sign(e) => e.failure(),
+            Error::ReleaseUpload(e) => e.failure(),
             Error::Config { .. } | Error::Build { .. } => Failure::Input,
         }
     }
@@ -105,7 +112,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Checksum(c) => Ok(relkit_checksum::run(c)?),
         Command::Package(c) => Ok(relkit_package::run(c)?),
         Command::Manifest(c) => Ok(relkit_manifest::run(c)?),
-        Command::ProviderBundle(c) => relkit_provider_bundle::run(c).map_err(|e| Error::Provider(Box::new(e))),
+        Command::ProviderBundle(c) => {
+            relkit_provider_bundle::run(c).map_err(|e| Error::Provider(Box::new(e)))
+        }
         Command::Sign(c) => relkit_sign::run(c).map_err(|e| Error::Sign(Box::new(e))),
+        Command::ReleaseUpload(c) => {
+            relkit_release_upload::run(c).map_err(|e| Error::ReleaseUpload(Box::new(e)))
+        }
     }
 }
