@@ -65,7 +65,9 @@ start_fake() {
 
 now() { date +%s.%N; }
 
-# relkit: prints "seconds peak_kb".
+# Each run_* starts its own fake and stops it before returning, in this
+# shell (not a subshell, so the fake's pid is known), and sets $result.
+# relkit: result="seconds peak_kb".
 run_relkit() {
   local set=$1
   start_fake
@@ -80,7 +82,8 @@ run_relkit() {
   t1=$(now)
   local rss
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.txt")
-  echo "$(echo "$t1 - $t0" | bc -l) $rss"
+  stop_fake
+  result="$(echo "$t1 - $t0" | bc -l) $rss"
 }
 
 # curl: create the draft, upload each file in sequence, publish.
@@ -102,16 +105,18 @@ run_curl() {
   done
   curl -sS -f "${auth[@]}" -X PATCH "$api/repos/octo/demo/releases/$id" -d '{"draft":false}' -o /dev/null
   t1=$(now)
-  echo "$t1 - $t0" | bc -l
+  stop_fake
+  result=$(echo "$t1 - $t0" | bc -l)
 }
 
 printf '%-34s %9s %9s %13s\n' "set" "curl s" "relkit s" "relkit RSS MB"
 worst_rss=0
 for set in large small; do
   if [ "$set" = large ]; then label="large ($large_n x $large_mb MB)"; else label="small ($small_n x $small_kb KB)"; fi
-  curl_s=$(run_curl "$set")
-  read -r relkit_s rss_kb < <(run_relkit "$set")
-  stop_fake
+  run_curl "$set"
+  curl_s=$result
+  run_relkit "$set"
+  read -r relkit_s rss_kb <<<"$result"
   rss_mb=$(echo "scale=1; $rss_kb / 1024" | bc -l)
   [ "$rss_kb" -gt "$worst_rss" ] && worst_rss=$rss_kb
   printf '%-34s %9.2f %9.2f %13s\n' "$label" "$curl_s" "$relkit_s" "$rss_mb"

@@ -304,6 +304,13 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
     };
     outcome.assets = verify(&gh, opts, &outcome.release, &tag, failure).await?;
     if outcome.release.draft && !opts.draft {
+        // A racing run may have published it meanwhile (and an immutable
+        // release refuses even a no-op update).
+        if let Some(now) = gh.get_release(outcome.release.id).await? {
+            outcome.release = now;
+        }
+    }
+    if outcome.release.draft && !opts.draft {
         // Settings given on this run win over the ones the draft was
         // created with (e.g. by a `create-draft` job).
         let mut body = json!({ "draft": false });
@@ -638,6 +645,14 @@ async fn upload_one(
                     && r.immutable
                     && !r.draft
                 {
+                    // Fine if a racer already put the same file there.
+                    let assets = gh.list_assets(release).await?;
+                    if let Some(e) = assets.iter().find(|a| a.name == asset.name)
+                        && same(gh, asset, e).await?
+                    {
+                        info!("`{}` is already in the published release", asset.name);
+                        return Ok(false);
+                    }
                     return Err(Error::Immutable {
                         tag: tag.to_owned(),
                         id: r.id,

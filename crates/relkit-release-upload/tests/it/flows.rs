@@ -148,6 +148,41 @@ fn eight_racing_uploaders_end_with_one_release() {
     assert_assets(&r, &expected);
 }
 
+/// Immutable releases: racers that all carry the full set succeed even when
+/// one publishes (and locks) the release while others are still uploading.
+#[test]
+fn racing_uploaders_of_the_full_set_into_an_immutable_release() {
+    let fake = Arc::new(fake_with(Config {
+        immutable_releases: true,
+        ..Config::default()
+    }));
+    let pool: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("full-{i}.bin"), vec![b'a' + i; 1000]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|racer| {
+            let fake = Arc::clone(&fake);
+            let pool = pool.clone();
+            let root = dir.path().join(format!("racer{racer}"));
+            std::thread::spawn(move || {
+                let files: Vec<(&str, &[u8])> = pool
+                    .iter()
+                    .map(|(n, c)| (n.as_str(), c.as_slice()))
+                    .collect();
+                let paths = write_files(&root, &files);
+                upload(&fake, "v6.0.0", &["--concurrency", "2"], &paths)
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let r = the_release(&fake, "v6.0.0");
+    assert!(r.immutable && !r.draft);
+    assert_assets(&r, &pool.into_iter().collect());
+}
+
 #[test]
 fn duplicate_drafts_converge_on_the_lowest_and_empty_ones_are_deleted() {
     let fake = fake();
