@@ -51,10 +51,12 @@ one_line() { # input-name value
 need() { # input-name value command
   [ -n "$2" ] || fail "input \`$1\` is required for command \`$3\`"
 }
-bool() { # input-name value -> true|false
+# These helpers return through REPLY / ITEMS (no namerefs: macOS runners
+# may run bash 3.2).
+bool() { # input-name value -> REPLY=true|false
   case "$2" in
-    true | True | TRUE) printf true ;;
-    false | False | FALSE | '') printf false ;;
+    true | True | TRUE) REPLY=true ;;
+    false | False | FALSE | '') REPLY=false ;;
     *) fail "input \`$1\` is \`$2\`; expected true or false" ;;
   esac
 }
@@ -67,45 +69,43 @@ one_of() { # input-name value allowed...
 matches() { # input-name value regex what
   [[ "$2" =~ $3 ]] || fail "input \`$1\` is \`$2\`, which is not $4"
 }
-# Split a multi-line input into the array named $2: one item per line,
-# surrounding whitespace trimmed, blank lines skipped.
+# Split a multi-line input into ITEMS: one item per line, surrounding
+# whitespace trimmed, blank lines skipped.
 split_lines() {
-  local -n out=$2
   local line
-  out=()
+  ITEMS=()
   while IFS= read -r line || [ -n "$line" ]; do
     line=${line%$'\r'}
     line="${line#"${line%%[![:space:]]*}"}"
     line="${line%"${line##*[![:space:]]}"}"
-    [ -n "$line" ] && out+=("$line")
+    [ -n "$line" ] && ITEMS+=("$line")
   done <<<"$1"
   return 0
 }
-glob_one() { # pattern out-array
-  local -n found=$2
+glob_one() { # pattern -> GLOB
   # With IFS empty the pattern is globbed, never word-split or evaluated.
   local IFS=
-  # shellcheck disable=SC2206,SC2034 # globbing is the point; found is a nameref
-  found=($1)
+  # shellcheck disable=SC2206 # globbing is the point
+  GLOB=($1)
 }
 # Like split_lines, but a line holding * ? or [ is a glob that must match.
-split_files() {
-  local -n result=$2
-  local lines=() pat m had_nullglob=false
-  split_lines "$1" lines
-  result=()
+split_files() { # text input-name -> ITEMS
+  local lines=() result=() pat had_nullglob=false
+  split_lines "$1"
+  lines=(${ITEMS[@]+"${ITEMS[@]}"})
   shopt -q nullglob && had_nullglob=true
   for pat in ${lines[@]+"${lines[@]}"}; do
     if [[ "$pat" == *[\*\?\[]* ]]; then
       shopt -s nullglob
-      glob_one "$pat" m
+      glob_one "$pat"
       [ "$had_nullglob" = true ] || shopt -u nullglob
-      [ "${#m[@]}" -gt 0 ] || fail "\`$pat\` in input \`$3\` matches no file"
-      result+=("${m[@]}")
+      [ "${#GLOB[@]}" -gt 0 ] || fail "\`$pat\` in input \`$2\` matches no file"
+      result+=("${GLOB[@]}")
     else
       result+=("$pat")
     fi
   done
+  ITEMS=(${result[@]+"${result[@]}"})
   return 0
 }
 json_string() {
@@ -181,12 +181,18 @@ for pair in name:"$name" version:"$version" target:"$target" format:"$format" ou
   one_line "${pair%%:*}" "${pair#*:}"
 done
 unset pair
-strip=$(bool strip "$(input STRIP)")
-sidecar=$(bool sidecar "$(input SIDECAR)")
-no_build=$(bool no-build "$(input NO_BUILD)")
-draft=$(bool draft "$(input DRAFT)")
-generate_notes=$(bool generate-notes "$(input GENERATE_NOTES)")
-replace=$(bool replace "$(input REPLACE)")
+bool strip "$(input STRIP)"
+strip=$REPLY
+bool sidecar "$(input SIDECAR)"
+sidecar=$REPLY
+bool no-build "$(input NO_BUILD)"
+no_build=$REPLY
+bool draft "$(input DRAFT)"
+draft=$REPLY
+bool generate-notes "$(input GENERATE_NOTES)"
+generate_notes=$REPLY
+bool replace "$(input REPLACE)"
+replace=$REPLY
 [ -z "$version" ] || matches version "$version" '^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$' 'a semver version like 1.2.3'
 [ -z "$format" ] || one_of format "$format" tar.gz tar.xz tar.zst zip
 [ -z "$algo" ] || one_of algo "$algo" sha256 sha512 blake3
@@ -199,14 +205,19 @@ replace=$(bool replace "$(input REPLACE)")
 [ -z "$make_latest" ] || one_of make-latest "$make_latest" true false legacy
 
 cd "$workdir"
-files=() includes=() adds=() runners=() extra=() targets=()
-split_files "$(input FILES)" files files
-split_files "$(input INCLUDE)" includes include
-split_files "$(input ADD)" adds add
-split_lines "$(input RUNNERS)" runners
-split_lines "$(input ARGS)" extra
+split_files "$(input FILES)" files
+files=(${ITEMS[@]+"${ITEMS[@]}"})
+split_files "$(input INCLUDE)" include
+includes=(${ITEMS[@]+"${ITEMS[@]}"})
+split_files "$(input ADD)" add
+adds=(${ITEMS[@]+"${ITEMS[@]}"})
+split_lines "$(input RUNNERS)"
+runners=(${ITEMS[@]+"${ITEMS[@]}"})
+split_lines "$(input ARGS)"
+extra=(${ITEMS[@]+"${ITEMS[@]}"})
 targets_raw=$(input TARGETS)
-split_lines "${targets_raw//[,[:blank:]]/$'\n'}" targets
+split_lines "${targets_raw//[,[:blank:]]/$'\n'}"
+targets=(${ITEMS[@]+"${ITEMS[@]}"})
 
 # ---------------------------------------------------------------- build argv
 args=() # flags for the helper
@@ -401,7 +412,7 @@ case "$command" in
     fi
     ;;
 esac
-cmd=("${helper[@]}" ${sub[@]+"${sub[@]}"} "${args[@]}")
+cmd=("${helper[@]}" ${sub[@]+"${sub[@]}"} ${args[@]+"${args[@]}"})
 [ "${#pos[@]}" -eq 0 ] || cmd+=(-- "${pos[@]}")
 
 # ---------------------------------------------------------------- run
