@@ -215,6 +215,9 @@ impl GitHub {
             )
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+        // reqwest is built without its own crypto provider: use ring, the one
+        // octocrab already brings. Installing twice is harmless (Err is ignored).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)

@@ -48,7 +48,7 @@ async fn bin_prints_its_url_and_serves() {
     let url = line.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let client = reqwest::Client::new();
+    let client = crate::client();
     let release: Value = client
         .post(format!("{url}/repos/me/tool/releases"))
         .bearer_auth("sekrit")
@@ -125,7 +125,7 @@ async fn bin_random_faults_from_flags() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim();
-    let client = reqwest::Client::builder()
+    let client = crate::client_builder()
         .timeout(std::time::Duration::from_secs(5))
         .build()
         .unwrap();

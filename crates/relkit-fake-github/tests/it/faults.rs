@@ -291,7 +291,7 @@ async fn random_run(seed: u64) -> Vec<(u16, Option<String>)> {
     let api = Api::start().await;
     api.fake
         .set_random_fault_mix(seed, 0.4, Fault::default_mix(0));
-    let client = reqwest::Client::builder()
+    let client = crate::client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
@@ -352,7 +352,7 @@ async fn probability_rules_use_the_seeded_rng_and_clear_faults_stops_them() {
 #[tokio::test]
 async fn faults_can_be_scripted_over_http() {
     let api = Api::with(Config::default()).await;
-    let client = reqwest::Client::new();
+    let client = crate::client();
     let resp = client
         .post(format!("{}/_fake/faults", api.fake.api_url()))
         .json(&json!({"method": "get", "path_contains": "/releases", "nth": 1, "fault": {"status": 503}}))
@@ -537,7 +537,7 @@ async fn reset_forgets_everything() {
             .times(0)
             .path("/nothing-yet"),
     );
-    let resp = reqwest::Client::new()
+    let resp = crate::client()
         .post(format!("{}/_fake/reset", api.fake.api_url()))
         .send()
         .await

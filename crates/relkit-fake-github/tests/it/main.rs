@@ -14,6 +14,18 @@ use serde_json::{Value, json};
 
 pub(crate) const TOKEN: &str = "test-token";
 
+/// A reqwest client builder. reqwest is built without its own crypto
+/// provider (the workspace uses ring through rustls), so install ring first.
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// A default reqwest client.
+pub(crate) fn client() -> reqwest::Client {
+    client_builder().build().expect("build a reqwest client")
+}
+
 /// A running fake and a client holding its token.
 pub(crate) struct Api {
     pub(crate) fake: FakeGitHub,
@@ -29,7 +41,7 @@ impl Api {
         let fake = FakeGitHub::start(config).await.expect("start the fake");
         Api {
             fake,
-            client: reqwest::Client::new(),
+            client: crate::client(),
         }
     }
 

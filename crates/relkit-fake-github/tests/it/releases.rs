@@ -507,7 +507,7 @@ fn start_blocking_serves_sync_tests() {
         .build()
         .unwrap();
     let status = rt.block_on(async {
-        reqwest::Client::new()
+        crate::client()
             .post(&url)
             .bearer_auth(TOKEN)
             .json(&json!({"tag_name": "v1"}))
@@ -519,6 +519,6 @@ fn start_blocking_serves_sync_tests() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(fake.releases().len(), 1);
     fake.shutdown();
-    let after = rt.block_on(async { reqwest::Client::new().get(&url).send().await });
+    let after = rt.block_on(async { crate::client().get(&url).send().await });
     assert!(after.is_err(), "the server must be gone after shutdown");
 }
