@@ -154,10 +154,10 @@ pub(crate) fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", text(&out));
 }
 
-/// The sample project as a git repository whose workflow calls relkit's
+/// A fixture project as a git repository whose workflow calls relkit's
 /// reusable workflow, the way a user's repository does.
-fn sample_repo(dest: &Path) {
-    copy_tree(&fixtures().join("sample"), dest);
+fn sample_repo(dest: &Path, fixture: &str, name: &str, extra_with: &str) {
+    copy_tree(&fixtures().join(fixture), dest);
     let workflow = format!(
         r#"name: release
 on: push
@@ -170,13 +170,13 @@ jobs:
       id-token: write
       attestations: write
     with:
-      name: sample
+      name: {name}
       tag: v0.1.0
       targets: {host}
       include: README.md
       relkit-version: 0.1.0
       relkit-install: prebuilt
-    secrets:
+{extra_with}    secrets:
       minisign-key: ${{{{ secrets.MINISIGN_KEY }}}}
   outputs:
     needs: release
@@ -193,7 +193,7 @@ jobs:
         run: |
           printf '%s\n' "$RELEASE_ID" "$RELEASE_URL" "$VERSION" "$TAG" "$ASSETS" > "$RELKIT_E2E_ARTIFACTS/../outputs.txt"
 "#,
-        host = host_target()
+        host = host_target(),
     );
     relkit_testkit::write(
         &dest.join(".github/workflows/release.yml"),
@@ -223,6 +223,77 @@ struct Env {
 }
 
 const TOKEN: &str = "e2e-token";
+
+/// Everything a run needs: a signed prebuilt relkit served from loopback, a
+/// fake GitHub, the action's sources and the fixture project as a repository.
+fn setup(fixture: &str, name: &str, extra_with: &str) -> Env {
+    require("act");
+    require("minisign");
+    require("git");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    fs_err::create_dir_all(dir.join("artifacts")).expect("mkdir");
+    let key = minisign_key(&dir, "e2e");
+    let bins: Vec<PathBuf> = ["relkit", "relkit-release-upload"]
+        .iter()
+        .map(|b| bin_dir().join(b))
+        .collect();
+    let release = prebuilt_release(&dir.join("prebuilt"), &key, &bins, true);
+    fs_err::create_dir_all(dir.join("relkit")).expect("mkdir");
+    action_copy(&dir.join("relkit"));
+    sample_repo(&dir.join("sample"), fixture, name, extra_with);
+    Env {
+        server: StaticServer::start(&release),
+        fake: FakeGitHub::start("acme/sample", TOKEN),
+        _tmp: tmp,
+        dir,
+        key,
+    }
+}
+
+/// The one release on the fake, and its assets by name.
+fn the_release(fake: &FakeGitHub) -> (Value, BTreeMap<String, Value>) {
+    let state = fake.get("/_fake/state");
+    let releases = state["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 1, "exactly one release: {state:#}");
+    let rel = releases[0].clone();
+    assert_eq!(
+        (rel["tag_name"].as_str(), rel["draft"].as_bool()),
+        (Some("v0.1.0"), Some(false)),
+        "{rel:#}"
+    );
+    let assets = rel["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| (a["name"].as_str().expect("name").to_owned(), a.clone()))
+        .collect();
+    (rel, assets)
+}
+
+/// Check every asset's digest against the finalize job's local file and
+/// download it into `fetched`.
+fn check_and_fetch(e: &Env, assets: &BTreeMap<String, Value>, fetched: &Path) -> PathBuf {
+    let dist = finalize_dist(e);
+    fs_err::create_dir_all(fetched).expect("mkdir");
+    for (name, a) in assets {
+        assert_eq!(a["state"], "uploaded");
+        let local = sha256(&dist.join(name));
+        assert_eq!(
+            a["digest"].as_str(),
+            Some(format!("sha256:{local}").as_str()),
+            "{name}"
+        );
+        e.fake
+            .download(a["id"].as_u64().expect("id"), TOKEN, &fetched.join(name));
+        assert_eq!(
+            sha256(&fetched.join(name)),
+            local,
+            "{name} served back differs"
+        );
+    }
+    dist
+}
 
 fn act(e: &Env) -> Output {
     let doubles = fixtures().join("doubles");
@@ -302,49 +373,13 @@ fn finalize_dist(e: &Env) -> PathBuf {
 
 #[test]
 fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
-    require("act");
-    require("minisign");
-    require("git");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().to_path_buf();
-    fs_err::create_dir_all(dir.join("artifacts")).expect("mkdir");
-    let key = minisign_key(&dir, "e2e");
-    let bins: Vec<PathBuf> = ["relkit", "relkit-release-upload"]
-        .iter()
-        .map(|b| bin_dir().join(b))
-        .collect();
-    let release = prebuilt_release(&dir.join("prebuilt"), &key, &bins, true);
-    fs_err::create_dir_all(dir.join("relkit")).expect("mkdir");
-    action_copy(&dir.join("relkit"));
-    sample_repo(&dir.join("sample"));
-    let e = Env {
-        server: StaticServer::start(&release),
-        fake: FakeGitHub::start("acme/sample", TOKEN),
-        _tmp: tmp,
-        dir,
-        key,
-    };
-
+    let e = setup("sample", "sample", "");
     // First run: one published release holding everything, digests verified.
     let out = act(&e);
     let log = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "act failed:\n{}", text(&out));
     let archive = format!("sample-0.1.0-{}.tar.gz", host_target());
-    let state = e.fake.get("/_fake/state");
-    let releases = state["releases"].as_array().expect("releases");
-    assert_eq!(releases.len(), 1, "exactly one release: {state:#}");
-    let rel = &releases[0];
-    assert_eq!(
-        (rel["tag_name"].as_str(), rel["draft"].as_bool()),
-        (Some("v0.1.0"), Some(false)),
-        "{rel:#}"
-    );
-    let assets: BTreeMap<String, Value> = rel["assets"]
-        .as_array()
-        .expect("assets")
-        .iter()
-        .map(|a| (a["name"].as_str().expect("name").to_owned(), a.clone()))
-        .collect();
+    let (rel, assets) = the_release(&e.fake);
     let names: Vec<&str> = assets.keys().map(String::as_str).collect();
     let mut want = vec![
         "SHA256SUMS",
@@ -354,26 +389,8 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
     ];
     want.sort_unstable();
     assert_eq!(names, want);
-
-    let dist = finalize_dist(&e);
     let fetched = e.dir.join("fetched");
-    fs_err::create_dir_all(&fetched).expect("mkdir");
-    for (name, a) in &assets {
-        assert_eq!(a["state"], "uploaded");
-        let local = sha256(&dist.join(name));
-        assert_eq!(
-            a["digest"].as_str(),
-            Some(format!("sha256:{local}").as_str()),
-            "{name}"
-        );
-        e.fake
-            .download(a["id"].as_u64().expect("id"), TOKEN, &fetched.join(name));
-        assert_eq!(
-            sha256(&fetched.join(name)),
-            local,
-            "{name} served back differs"
-        );
-    }
+    let dist = check_and_fetch(&e, &assets, &fetched);
     // Provenance was attested over exactly the released SHA256SUMS.
     assert_eq!(
         sha256(&e.dir.join("attested-checksums.txt")),
@@ -517,5 +534,83 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
     assert!(
         log2.contains("0 uploaded, 4 already present"),
         "the re-run uploaded something"
+    );
+}
+
+#[test]
+fn provider_release_holds_what_the_terraform_registry_ingests() {
+    let e = setup(
+        "provider",
+        "terraform-provider-sample",
+        "      provider: true\n      provider-namespace: acme\n",
+    );
+    let out = act(&e);
+    assert!(out.status.success(), "act failed:\n{}", text(&out));
+    let host = host_target();
+    let platform = match host.as_str() {
+        "x86_64-unknown-linux-gnu" => "linux_amd64",
+        "aarch64-unknown-linux-gnu" => "linux_arm64",
+        other => panic!("no Terraform platform known for {other}"),
+    };
+    let (_, assets) = the_release(&e.fake);
+    let p = "terraform-provider-sample_0.1.0";
+    let zip = format!("{p}_{platform}.zip");
+    let mut want = vec![
+        "SHA256SUMS".to_owned(),
+        "SHA256SUMS.minisig".to_owned(),
+        "manifest.json".to_owned(),
+        format!("terraform-provider-sample-0.1.0-{host}.tar.gz"),
+        zip.clone(),
+        format!("{p}_SHA256SUMS"),
+        format!("{p}_manifest.json"),
+        format!("{p}.terraform.lock.hcl"),
+    ];
+    want.sort();
+    assert_eq!(assets.keys().cloned().collect::<Vec<_>>(), want);
+    let fetched = e.dir.join("fetched");
+    check_and_fetch(&e, &assets, &fetched);
+    // The Registry's own checks: the zip holds exactly the versioned binary,
+    // and the provider SHA256SUMS covers the zip and the manifest.
+    let z = Command::new("unzip")
+        .arg("-Z1")
+        .arg(fetched.join(&zip))
+        .output()
+        .expect("unzip");
+    assert_eq!(
+        String::from_utf8_lossy(&z.stdout).trim(),
+        "terraform-provider-sample_v0.1.0",
+        "{}",
+        text(&z)
+    );
+    let c = Command::new("sha256sum")
+        .current_dir(&fetched)
+        .args(["-c", &format!("{p}_SHA256SUMS")])
+        .output()
+        .expect("sha256sum");
+    let checked = String::from_utf8_lossy(&c.stdout);
+    assert!(
+        c.status.success()
+            && checked.contains(&format!("{zip}: OK"))
+            && checked.contains(&format!("{p}_manifest.json: OK")),
+        "{}",
+        text(&c)
+    );
+    let registry_manifest: Value = serde_json::from_slice(
+        &fs_err::read(fetched.join(format!("{p}_manifest.json"))).expect("read"),
+    )
+    .expect("JSON");
+    assert_eq!(registry_manifest["metadata"]["protocol_versions"][0], "6.0");
+    // The mirror trees went on as a workflow artifact.
+    let mirrors = e.dir.join("artifacts/terraform-mirrors");
+    let files = relkit_testkit::files_in(&mirrors);
+    assert!(
+        files.iter().any(|f| f.ends_with(&format!(
+            "acme/sample/0.1.0/{platform}/terraform-provider-sample_v0.1.0"
+        ))),
+        "{files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f.ends_with("acme/sample/index.json")),
+        "{files:?}"
     );
 }
