@@ -178,6 +178,7 @@ jobs:
       relkit-install: prebuilt
 {extra_with}    secrets:
       minisign-key: ${{{{ secrets.MINISIGN_KEY }}}}
+      gpg-private-key: ${{{{ secrets.GPG_PRIVATE_KEY }}}}
   outputs:
     needs: release
     runs-on: ubuntu-latest
@@ -220,6 +221,8 @@ struct Env {
     fake: FakeGitHub,
     server: StaticServer,
     key: crate::Key,
+    /// An armored gpg secret key for the provider's SHA256SUMS, and its GNUPGHOME.
+    gpg: Option<(String, PathBuf)>,
 }
 
 const TOKEN: &str = "e2e-token";
@@ -248,7 +251,40 @@ fn setup(fixture: &str, name: &str, extra_with: &str) -> Env {
         _tmp: tmp,
         dir,
         key,
+        gpg: None,
     }
+}
+
+/// A passwordless RSA key (the Registry takes RSA/DSA only) in its own GNUPGHOME.
+fn gpg_key(dir: &Path) -> (String, PathBuf) {
+    require("gpg");
+    let home = dir.join("gnupg");
+    fs_err::create_dir_all(&home).expect("mkdir");
+    relkit_testkit::set_mode(&home, 0o700);
+    let gen_key = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args([
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "relkit e2e <e2e@example.com>",
+            "rsa2048",
+            "sign",
+            "never",
+        ])
+        .output()
+        .expect("gpg");
+    assert!(gen_key.status.success(), "{}", text(&gen_key));
+    let export = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--armor", "--export-secret-keys"])
+        .output()
+        .expect("gpg");
+    assert!(export.status.success(), "{}", text(&export));
+    (String::from_utf8(export.stdout).expect("armored"), home)
 }
 
 /// The one release on the fake, and its assets by name.
@@ -346,6 +382,9 @@ fn act(e: &Env) -> Output {
         "MINISIGN_KEY={}",
         fs_err::read_to_string(&e.key.secret).expect("key")
     ));
+    if let Some((armored, _)) = &e.gpg {
+        cmd.arg("-s").arg(format!("GPG_PRIVATE_KEY={armored}"));
+    }
     cmd.output().expect("run act")
 }
 
@@ -539,11 +578,12 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
 
 #[test]
 fn provider_release_holds_what_the_terraform_registry_ingests() {
-    let e = setup(
+    let mut e = setup(
         "provider",
         "terraform-provider-sample",
         "      provider: true\n      provider-namespace: acme\n",
     );
+    e.gpg = Some(gpg_key(&e.dir));
     let out = act(&e);
     assert!(out.status.success(), "act failed:\n{}", text(&out));
     let host = host_target();
@@ -553,17 +593,18 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
         other => panic!("no Terraform platform known for {other}"),
     };
     let (_, assets) = the_release(&e.fake);
-    let p = "terraform-provider-sample_0.1.0";
-    let zip = format!("{p}_{platform}.zip");
+    let stem = "terraform-provider-sample_0.1.0";
+    let zip = format!("{stem}_{platform}.zip");
     let mut want = vec![
         "SHA256SUMS".to_owned(),
         "SHA256SUMS.minisig".to_owned(),
         "manifest.json".to_owned(),
         format!("terraform-provider-sample-0.1.0-{host}.tar.gz"),
         zip.clone(),
-        format!("{p}_SHA256SUMS"),
-        format!("{p}_manifest.json"),
-        format!("{p}.terraform.lock.hcl"),
+        format!("{stem}_SHA256SUMS"),
+        format!("{stem}_SHA256SUMS.sig"),
+        format!("{stem}_manifest.json"),
+        format!("{stem}.terraform.lock.hcl"),
     ];
     want.sort();
     assert_eq!(assets.keys().cloned().collect::<Vec<_>>(), want);
@@ -571,35 +612,50 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
     check_and_fetch(&e, &assets, &fetched);
     // The Registry's own checks: the zip holds exactly the versioned binary,
     // and the provider SHA256SUMS covers the zip and the manifest.
-    let z = Command::new("unzip")
+    let listing = Command::new("unzip")
         .arg("-Z1")
         .arg(fetched.join(&zip))
         .output()
         .expect("unzip");
     assert_eq!(
-        String::from_utf8_lossy(&z.stdout).trim(),
+        String::from_utf8_lossy(&listing.stdout).trim(),
         "terraform-provider-sample_v0.1.0",
         "{}",
-        text(&z)
+        text(&listing)
     );
-    let c = Command::new("sha256sum")
+    let check = Command::new("sha256sum")
         .current_dir(&fetched)
-        .args(["-c", &format!("{p}_SHA256SUMS")])
+        .args(["-c", &format!("{stem}_SHA256SUMS")])
         .output()
         .expect("sha256sum");
-    let checked = String::from_utf8_lossy(&c.stdout);
+    let checked = String::from_utf8_lossy(&check.stdout);
     assert!(
-        c.status.success()
+        check.status.success()
             && checked.contains(&format!("{zip}: OK"))
-            && checked.contains(&format!("{p}_manifest.json: OK")),
+            && checked.contains(&format!("{stem}_manifest.json: OK")),
         "{}",
-        text(&c)
+        text(&check)
     );
     let registry_manifest: Value = serde_json::from_slice(
-        &fs_err::read(fetched.join(format!("{p}_manifest.json"))).expect("read"),
+        &fs_err::read(fetched.join(format!("{stem}_manifest.json"))).expect("read"),
     )
     .expect("JSON");
     assert_eq!(registry_manifest["metadata"]["protocol_versions"][0], "6.0");
+    // The binary (not armored) detached signature gpg verifies, as the Registry does.
+    let (_, home) = e.gpg.as_ref().expect("gpg key");
+    let verified = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--verify"])
+        .arg(fetched.join(format!("{stem}_SHA256SUMS.sig")))
+        .arg(fetched.join(format!("{stem}_SHA256SUMS")))
+        .output()
+        .expect("gpg --verify");
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert_ne!(
+        fs_err::read(fetched.join(format!("{stem}_SHA256SUMS.sig"))).expect("sig")[0],
+        b'-',
+        "the signature must be binary"
+    );
     // The mirror trees went on as a workflow artifact.
     let mirrors = e.dir.join("artifacts/terraform-mirrors");
     let files = relkit_testkit::files_in(&mirrors);
