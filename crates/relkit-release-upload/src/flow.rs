@@ -290,19 +290,38 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
     match opts.mode {
         Mode::CreateDraft => return Ok(outcome),
         Mode::Upload => {
-            let remote = gh.list_assets(outcome.release.id).await?;
-            let (todo, skipped) = plan(&gh, opts, &outcome.release, &tag, &remote).await?;
-            outcome.skipped = skipped;
-            outcome.uploaded = upload_all(&gh, opts, &outcome.release, &tag, todo).await?;
+            // Upload, then verify; a racing run can still be mid-upload (or
+            // have just removed what it took for a leftover), so a failed
+            // verification re-plans from a fresh listing a few times.
+            let mut round = 0;
+            loop {
+                let remote = gh.list_assets(outcome.release.id).await?;
+                let (todo, skipped) = plan(&gh, opts, &outcome.release, &tag, &remote).await?;
+                if round == 0 {
+                    outcome.skipped = skipped;
+                }
+                outcome.uploaded += upload_all(&gh, opts, &outcome.release, &tag, todo).await?;
+                match verify(&gh, opts, &outcome.release, &tag, Failure::Remote).await {
+                    Ok(verified) => {
+                        outcome.assets = verified;
+                        break;
+                    }
+                    Err(Error::Verify { problems, .. }) if round < 3 => {
+                        let failed = Failed {
+                            reason: format!("verification found {problems}"),
+                            server_wait: None,
+                        };
+                        gh.backoff("verifying the release", round, &failed).await?;
+                        round += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
-        Mode::Publish => {}
+        Mode::Publish => {
+            outcome.assets = verify(&gh, opts, &outcome.release, &tag, Failure::Input).await?;
+        }
     }
-    let failure = if opts.mode == Mode::Publish {
-        Failure::Input
-    } else {
-        Failure::Remote
-    };
-    outcome.assets = verify(&gh, opts, &outcome.release, &tag, failure).await?;
     if outcome.release.draft && !opts.draft {
         // A racing run may have published it meanwhile (and an immutable
         // release refuses even a no-op update).
@@ -598,13 +617,14 @@ async fn upload_one(
             } else {
                 suspect = Some(e.id);
                 // Long enough for a racing upload of this size to finish.
-                let grace = Duration::from_millis(asset.size / 4096).min(Duration::from_secs(60));
+                let grace = Duration::from_millis(asset.size / 4096)
+                    .clamp(Duration::from_millis(50), Duration::from_secs(60));
                 let failed = Failed {
                     reason: format!(
                         "`{}` is in state `{}` (a failed or a racing upload)",
                         e.name, e.state
                     ),
-                    server_wait: (grace > Duration::from_millis(10)).then_some(grace),
+                    server_wait: Some(grace),
                 };
                 gh.backoff(&what, attempt, &failed).await?;
                 attempt += 1;
