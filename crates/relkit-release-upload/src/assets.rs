@@ -107,13 +107,23 @@ pub fn github_name(name: &str) -> String {
     mapped.trim_matches('.').to_owned()
 }
 
+/// Whether an artifact of this kind is published as a release asset. The
+/// Terraform mirror trees (several files share a name across platforms) are
+/// for static hosting and the lock block is for users to copy, so neither is
+/// uploaded; everything else is.
+pub fn is_release_asset(kind: relkit_core::manifest::ArtifactKind) -> bool {
+    use relkit_core::manifest::ArtifactKind as K;
+    !matches!(kind, K::TerraformMirror | K::TerraformLock)
+}
+
 /// Collect the assets listed by a manifest; each `file` is relative to the
-/// manifest's folder and must exist with the recorded size.
+/// manifest's folder and must exist with the recorded size. Mirror trees and
+/// lock blocks are skipped (see [`is_release_asset`]).
 pub fn from_manifest(path: &Path) -> Result<(Manifest, Vec<LocalAsset>), Error> {
     let manifest = Manifest::read(path)?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     let mut out = Vec::with_capacity(manifest.artifacts.len());
-    for a in &manifest.artifacts {
+    for a in manifest.artifacts.iter().filter(|a| is_release_asset(a.kind)) {
         let file = base.join(&a.file);
         let size = regular_size(&file)?;
         if size != a.size {

@@ -330,3 +330,92 @@ fn helpers_run_in_process() {
     let help = relkit(d, &["--help"], &[]);
     insta::assert_snapshot!("help", kit::render(&help, d));
 }
+
+/// `relkit dist` then `relkit release-upload` against the fake GitHub: the
+/// release holds every release asset once, with matching digests, and no
+/// mirror-tree files; a second upload changes nothing.
+#[test]
+fn dist_then_release_upload_publishes_every_asset_once() {
+    let dir = project("[provider]\nname = \"demo\"\nnamespace = \"acme\"\n");
+    let d = dir.path();
+    fs_err::write(
+        d.join("relkit.toml"),
+        fs_err::read_to_string(d.join("relkit.toml"))
+            .unwrap()
+            .replace(
+                "binaries = [\"tool\"]",
+                "binaries = [\"tool\", \"terraform-provider-demo\"]",
+            ),
+    )
+    .unwrap();
+    assert!(relkit(d, &["dist"], &[]).status.success());
+    let fake =
+        relkit_fake_github::FakeGitHub::start_blocking(relkit_fake_github::Config::default())
+            .unwrap();
+    let api = fake.api_url();
+    let env = [
+        ("GITHUB_TOKEN", "test-token"),
+        ("GITHUB_REPOSITORY", "octo/demo"),
+        ("GITHUB_API_URL", api.as_str()),
+        ("RELKIT_RETRY_BASE_MS", "1"),
+    ];
+    let out = relkit(
+        d,
+        &["release-upload", "--manifest", "dist/manifest.json"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap())
+            .unwrap();
+    let mut expected: Vec<(String, String)> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] != "terraform-mirror" && a["kind"] != "terraform-lock")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                format!("sha256:{}", a["sha256"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert!(
+        expected
+            .iter()
+            .any(|(n, _)| n == "terraform-provider-demo_1.4.0_SHA256SUMS")
+    );
+    let releases = fake.releases();
+    assert_eq!(releases.len(), 1);
+    let release = &releases[0];
+    assert_eq!(
+        (release.tag_name.as_str(), release.draft),
+        ("v1.4.0", false)
+    );
+    let mut got: Vec<(String, String)> = release
+        .assets
+        .iter()
+        .map(|a| (a.name.clone(), a.digest.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+
+    let again = relkit(
+        d,
+        &["release-upload", "--manifest", "dist/manifest.json"],
+        &env,
+    );
+    assert!(again.status.success(), "{}", kit::render(&again, d));
+    let uploads = fake
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/assets?"))
+        .count();
+    assert_eq!(
+        uploads,
+        expected.len(),
+        "the second run must upload nothing"
+    );
+}
