@@ -123,7 +123,11 @@ pub fn from_manifest(path: &Path) -> Result<(Manifest, Vec<LocalAsset>), Error> 
     let manifest = Manifest::read(path)?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     let mut out = Vec::with_capacity(manifest.artifacts.len());
-    for a in manifest.artifacts.iter().filter(|a| is_release_asset(a.kind)) {
+    for a in manifest
+        .artifacts
+        .iter()
+        .filter(|a| is_release_asset(a.kind))
+    {
         let file = base.join(&a.file);
         let size = regular_size(&file)?;
         if size != a.size {
