@@ -11,12 +11,11 @@ use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use crate::Error;
 
-/// The deflate level. zlib-rs (zlib-ng's algorithms) at level 6 writes
-/// zips about 3% larger than Info-ZIP's `zip -6`; at level 9 they come out
-/// slightly smaller than `zip -6` for the same CPU time per byte (measured on
-/// 30 MB of ELF code: 13.57 MB in 1.3 s user vs 13.68 MB in 1.35 s), and the
-/// platforms compress in parallel. See scripts/bench.d/provider-bundle.sh.
-pub const DEFLATE_LEVEL: i64 = 9;
+/// The deflate level. The workspace deflates with zlib itself (statically
+/// linked, see the workspace Cargo.toml), whose level 6 writes zips the size
+/// of Info-ZIP's `zip -6` at less CPU per byte; the platforms compress in
+/// parallel on top of that. See scripts/bench.d/provider-bundle.sh.
+pub const DEFLATE_LEVEL: i64 = 6;
 
 /// Seconds since 1970 of 1980-01-01T00:00:00Z, the earliest DOS time.
 pub const DOS_EPOCH: i64 = 315_532_800;
