@@ -92,6 +92,22 @@ pub fn artifact_table(title: &str, rows: &[ArtifactRow<'_>]) -> String {
     s
 }
 
+/// The step-summary table of every artifact of a manifest, titled with the
+/// release's name and version.
+pub fn manifest_table(m: &crate::manifest::Manifest) -> String {
+    let rows: Vec<ArtifactRow<'_>> = m
+        .artifacts
+        .iter()
+        .map(|a| ArtifactRow {
+            name: &a.file,
+            target: a.target.as_deref(),
+            size: a.size,
+            sha256: &a.sha256,
+        })
+        .collect();
+    artifact_table(&format!("{} {}", m.name, m.version), &rows)
+}
+
 /// A size for people: `1.5 MiB`, `312 B`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -182,6 +198,30 @@ mod tests {
         assert_eq!(
             format_output("a", "RELKIT_EOF_0\nz"),
             "a<<RELKIT_EOF_1\nRELKIT_EOF_0\nz\nRELKIT_EOF_1\n"
+        );
+    }
+
+    #[test]
+    fn manifest_table_lists_every_artifact_by_file() {
+        let mut m = crate::manifest::Manifest::new("tool", "1.2.3", "1970-01-01T00:00:00Z".into());
+        m.artifacts.push(crate::manifest::Artifact {
+            name: "a.tar.gz".into(),
+            kind: crate::manifest::ArtifactKind::Archive,
+            file: "x86_64-unknown-linux-gnu/a.tar.gz".into(),
+            target: Some("x86_64-unknown-linux-gnu".into()),
+            size: 2048,
+            sha256: "ab".repeat(32),
+            contents: vec![],
+            signatures: vec![],
+        });
+        let t = manifest_table(&m);
+        assert!(t.starts_with("### tool 1.2.3\n"), "{t}");
+        assert!(
+            t.contains(&format!(
+                "| `x86_64-unknown-linux-gnu/a.tar.gz` | x86_64-unknown-linux-gnu | 2.0 KiB | `{}` |",
+                "ab".repeat(32)
+            )),
+            "{t}"
         );
     }
 

@@ -205,20 +205,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 
 fn write(output: &Path, m: &Manifest) -> Result<(), Error> {
     atomic::write_file(output, m.to_json().as_bytes())?;
-    let rows: Vec<_> = m
-        .artifacts
-        .iter()
-        .map(|a| gha::ArtifactRow {
-            name: &a.name,
-            target: a.target.as_deref(),
-            size: a.size,
-            sha256: &a.sha256,
-        })
-        .collect();
-    gha::append_summary(&gha::artifact_table(
-        &format!("{} {}", m.name, m.version),
-        &rows,
-    ))?;
+    gha::append_summary(&gha::manifest_table(m))?;
     gha::set_output("manifest", &output.to_string_lossy())?;
     tracing::info!(
         "wrote {} ({} artifacts)",

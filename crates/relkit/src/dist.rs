@@ -524,19 +524,6 @@ fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
         manifest.display()
     );
     gha::set_output("manifest", &manifest.to_string_lossy())?;
-    let rows: Vec<_> = m
-        .artifacts
-        .iter()
-        .map(|a| gha::ArtifactRow {
-            name: &a.file,
-            target: a.target.as_deref(),
-            size: a.size,
-            sha256: &a.sha256,
-        })
-        .collect();
-    gha::append_summary(&gha::artifact_table(
-        &format!("{} {}", m.name, m.version),
-        &rows,
-    ))?;
+    gha::append_summary(&gha::manifest_table(m))?;
     Ok(())
 }
