@@ -32,6 +32,14 @@ fn base<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     to("out", extra)
 }
 
+/// Arguments for a valid run of `tool` into `out`, with `flag` set to `value`.
+fn set<'a>(flag: &str, value: &'a str) -> Vec<&'a str> {
+    let mut v = to("out", &["tool"]);
+    let i = v.iter().position(|a| *a == flag).expect("a known flag");
+    v[i + 1] = value;
+    v
+}
+
 /// Arguments for a valid run into `out`, plus `extra`.
 fn to<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -68,81 +76,11 @@ fn bad_inputs() {
     let cases: Vec<Case> = vec![
         ("missing_file", base(&["nope"]), vec![]),
         ("directory_as_binary", base(&["adir"]), vec![]),
-        (
-            "empty_name",
-            vec![
-                "--name",
-                "",
-                "--version",
-                "1.0.0",
-                "--target",
-                "linux/amd64",
-                "-o",
-                "out",
-                "tool",
-            ],
-            vec![],
-        ),
-        (
-            "name_with_slash",
-            vec![
-                "--name",
-                "a/b",
-                "--version",
-                "1.0.0",
-                "--target",
-                "linux/amd64",
-                "-o",
-                "out",
-                "tool",
-            ],
-            vec![],
-        ),
-        (
-            "name_with_dotdot",
-            vec![
-                "--name",
-                "..",
-                "--version",
-                "1.0.0",
-                "--target",
-                "linux/amd64",
-                "-o",
-                "out",
-                "tool",
-            ],
-            vec![],
-        ),
-        (
-            "invalid_version",
-            vec![
-                "--name",
-                "tool",
-                "--version",
-                "1.0",
-                "--target",
-                "linux/amd64",
-                "-o",
-                "out",
-                "tool",
-            ],
-            vec![],
-        ),
-        (
-            "unknown_target",
-            vec![
-                "--name",
-                "tool",
-                "--version",
-                "1.0.0",
-                "--target",
-                "sparc-sun-os",
-                "-o",
-                "out",
-                "tool",
-            ],
-            vec![],
-        ),
+        ("empty_name", set("--name", ""), vec![]),
+        ("name_with_slash", set("--name", "a/b"), vec![]),
+        ("name_with_dotdot", set("--name", ".."), vec![]),
+        ("invalid_version", set("--version", "1.0"), vec![]),
+        ("unknown_target", set("--target", "sparc-sun-os"), vec![]),
         ("unknown_format", base(&["--format", "rar", "tool"]), vec![]),
         (
             "same_file_name_twice",
