@@ -133,3 +133,63 @@ pub fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written into
+/// `dir` as `cert.pem` and `key.pem`; point `SSL_CERT_FILE` at the cert to
+/// trust it.
+pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    require("openssl");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    (cert, key)
+}
+
+/// A loopback server run as `python3 SCRIPT ARGS…` that prints its port as
+/// its first line of stdout; killed when dropped.
+pub struct PortServer {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl PortServer {
+    /// Start `script` with `args` and wait for its port.
+    pub fn python(script: &Path, args: &[&std::ffi::OsStr]) -> Self {
+        use std::io::BufRead;
+        require("python3");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the server's port");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{} printed {line:?}, not a port", script.display()));
+        PortServer { child, port }
+    }
+}
+
+impl Drop for PortServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,9 +6,8 @@
 //! Terraform ran our binary (never the manifest JSON).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use relkit_core::target::Target;
 
@@ -330,80 +329,21 @@ fn providers_lock_writes_our_h1_for_every_platform() {
     }
 }
 
-/// A self-signed certificate for `localhost` and 127.0.0.1.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    relkit_testkit::require("openssl");
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    relkit_testkit::run_ok(
-        Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert),
-    );
-    (cert, key)
-}
-
-/// A loopback HTTPS server (tests/it/tf_server.py), killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(args: &[&std::ffi::OsStr]) -> Self {
-        relkit_testkit::require("python3");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tf_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("server said {line:?}"));
-        Server { child, port }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn packed_tree_as_https_network_mirror() {
     let Some(tf_bin) = terraform() else { return };
     let b = Bundle::new(None, &[], None);
-    let (cert, key) = certificate(b.work.path());
+    let (cert, key) = relkit_testkit::self_signed_cert(b.work.path());
     let root = b.out.join("terraform-mirror");
-    let mirror = Server::start(&[
-        "static".as_ref(),
-        cert.as_os_str(),
-        key.as_os_str(),
-        root.as_os_str(),
-    ]);
+    let mirror = relkit_testkit::PortServer::python(
+        &server_script(),
+        &[
+            "static".as_ref(),
+            cert.as_os_str(),
+            key.as_os_str(),
+            root.as_os_str(),
+        ],
+    );
     let project = b.project("network-mirror", "acme/demo");
     let config = format!(
         "provider_installation {{\n  network_mirror {{\n    url = \"https://localhost:{}/\"\n  }}\n}}\n",
@@ -442,7 +382,7 @@ fn registry_init(tamper: Tamper) -> Option<(Bundle, String, bool, TestKey)> {
     let stage = tempfile::tempdir().unwrap();
     let served = stage.path().join("served");
     fs_err::create_dir_all(&served).unwrap();
-    let (cert, tls_key) = certificate(stage.path());
+    let (cert, tls_key) = relkit_testkit::self_signed_cert(stage.path());
     let config = stage.path().join("registry.json");
     let fingerprint = key.fingerprint.clone();
     fs_err::write(
@@ -454,13 +394,16 @@ fn registry_init(tamper: Tamper) -> Option<(Bundle, String, bool, TestKey)> {
         .to_string(),
     )
     .unwrap();
-    let registry = Server::start(&[
-        "registry".as_ref(),
-        cert.as_os_str(),
-        tls_key.as_os_str(),
-        served.as_os_str(),
-        config.as_os_str(),
-    ]);
+    let registry = relkit_testkit::PortServer::python(
+        &server_script(),
+        &[
+            "registry".as_ref(),
+            cert.as_os_str(),
+            tls_key.as_os_str(),
+            served.as_os_str(),
+            config.as_os_str(),
+        ],
+    );
     let host = format!("localhost:{}", registry.port);
     let b = Bundle::new(Some(&host), &[], Some(&key));
     let prefix = format!("terraform-provider-demo_{VERSION}");
@@ -589,4 +532,9 @@ fn registry_refuses_corrupt_signature() {
     assert!(!ok, "terraform accepted a corrupt signature:\n{text}");
     assert!(text.to_lowercase().contains("signature"), "{text}");
     assert!(!b.marker.exists());
+}
+
+/// The loopback HTTPS server used by these tests.
+fn server_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tf_server.py")
 }

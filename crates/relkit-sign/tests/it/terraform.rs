@@ -3,71 +3,23 @@
 //! with a throw-away certificate), which checks the signature with the
 //! public key relkit exported. Skips with a notice when terraform is absent.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::common::{GpgHome, Run, Sandbox};
 
 const ZIP: &str = "terraform-provider-demo_1.0.0_linux_amd64.zip";
 const SUMS: &str = "terraform-provider-demo_1.0.0_SHA256SUMS";
 
-/// The registry process; killed (by its own pid) when dropped.
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_registry(sb: &Sandbox) -> (Registry, u16) {
+/// The fake registry on loopback HTTPS, trusted through `sb.root/cert.pem`.
+fn start_registry(sb: &Sandbox) -> relkit_testkit::PortServer {
     let script = sb.root.join("fake_registry.py");
     fs_err::write(&script, include_str!("fixtures/fake_registry.py")).unwrap();
-    let (cert, key) = (sb.root.join("tls.crt"), sb.root.join("tls.key"));
-    sb.tool(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-        None,
-        &[],
+    let (cert, key) = relkit_testkit::self_signed_cert(&sb.root);
+    relkit_testkit::PortServer::python(
+        &script,
+        &[sb.work.as_os_str(), cert.as_os_str(), key.as_os_str()],
     )
-    .ok();
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(&sb.work)
-        .arg(&cert)
-        .arg(&key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("registry printed {line:?}"));
-    (Registry(child), port)
 }
 
 fn lock(sb: &Sandbox, tf: &Path) -> Run {
@@ -78,7 +30,7 @@ fn lock(sb: &Sandbox, tf: &Path) -> Run {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &sb.home)
         .env("TMPDIR", &sb.tmp)
-        .env("SSL_CERT_FILE", sb.root.join("tls.crt"))
+        .env("SSL_CERT_FILE", sb.root.join("cert.pem"))
         .env("TF_CLI_CONFIG_FILE", &cfg)
         .env("CHECKPOINT_DISABLE", "1")
         .current_dir(tf)
@@ -124,7 +76,8 @@ fn terraform_accepts_the_sha256sums_signature() {
     sb.relkit(&["gpg", "--export-public-key", "key.asc", SUMS], &envs)
         .ok();
 
-    let (_registry, port) = start_registry(&sb);
+    let registry = start_registry(&sb);
+    let port = registry.port;
     let tf = sb.root.join("tf");
     fs_err::create_dir(&tf).unwrap();
     fs_err::write(
