@@ -135,21 +135,29 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
         timings.insert("provider-bundle".into(), millis(started));
     }
 
-    // SHA256SUMS over every release file at the top of the stage.
+    // Merge the parts first: they already hold every file's sha256, taken
+    // while it was written, so SHA256SUMS needs no second read of anything.
+    let manifest_path = stage.join("manifest.json");
+    let release = relkit_manifest::ReleaseArgs {
+        tag: Some(r.tag.clone()),
+        commit: None,
+    };
+    let mut manifest = relkit_manifest::merge(&parts, &[], &manifest_path, &release)?;
+
+    // SHA256SUMS over every release file at the top of the stage (not the
+    // sidecars and signatures, which are checksums and signatures themselves).
     let started = Instant::now();
-    let sums_inputs = top_level_files(stage)?
-        .into_iter()
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !(n.ends_with(".part.json")
-                || n.ends_with(".sha256")
-                || n.ends_with(".minisig")
-                || n.ends_with(".sig"))
-        })
-        .collect::<Vec<_>>();
-    let entries = relkit_checksum::hash_files(&sums_inputs, Algo::Sha256)?;
+    let mut sums_text = String::new();
+    for a in manifest.artifacts.iter().filter(|a| {
+        !a.file.contains('/')
+            && ![".sha256", ".minisig", ".sig"]
+                .iter()
+                .any(|ext| a.file.ends_with(ext))
+    }) {
+        sums_text.push_str(&relkit_checksum::format_line(&a.sha256, &a.file));
+    }
     let sums = stage.join(Algo::Sha256.sums_file());
-    atomic::write_file(&sums, relkit_checksum::format_sums(&entries).as_bytes())?;
+    atomic::write_file(&sums, sums_text.as_bytes())?;
     let mut extra = vec![sums.clone()];
     timings.insert("checksum".into(), millis(started));
 
@@ -158,12 +166,13 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     extra.extend(signatures);
     timings.insert("sign".into(), millis(started));
 
-    let manifest_path = stage.join("manifest.json");
-    let release = relkit_manifest::ReleaseArgs {
-        tag: Some(r.tag.clone()),
-        commit: None,
-    };
-    let mut manifest = relkit_manifest::merge(&parts, &extra, &manifest_path, &release)?;
+    manifest.artifacts.extend(relkit_manifest::describe_files(
+        &extra,
+        &manifest_path,
+        &manifest.name,
+        &manifest.version,
+    )?);
+    relkit_manifest::attach_signatures(&mut manifest);
     if args.timings {
         manifest
             .metrics
