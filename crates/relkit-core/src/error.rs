@@ -68,6 +68,24 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A small input (config, key, manifest, notes…) is over its size limit.
+    #[error("`{}`: {}is over {limit}", path.display(), size_prefix(*.size))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size when known before reading (a file that grew has none).
+        size: Option<u64>,
+        /// The limit it broke.
+        limit: crate::input::Limit,
+    },
+    /// A text input is not valid UTF-8.
+    #[error("`{}`: is not UTF-8 text (invalid byte at offset {offset})", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first byte that is not UTF-8.
+        offset: usize,
+    },
     /// An output location cannot be written.
     #[error("`{}`: cannot write here: {source}", path.display())]
     Unwritable {
@@ -87,6 +105,10 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+fn size_prefix(size: Option<u64>) -> String {
+    size.map(|n| format!("{n} bytes ")).unwrap_or_default()
 }
 
 impl HasFailure for Error {

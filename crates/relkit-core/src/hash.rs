@@ -162,28 +162,9 @@ pub fn hash_file(path: &Path, algo: Algo, progress: impl FnMut(u64)) -> Result<D
 }
 
 /// Open `path` for reading, insisting that it is a regular file (following
-/// symlinks).
+/// symlinks); see [`crate::input::open_regular`].
 pub fn open_regular(path: &Path) -> Result<fs_err::File, Error> {
-    let meta = match fs_err::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::Missing(path.to_path_buf()));
-        }
-        Err(e) => return Err(Error::Io(e)),
-    };
-    if meta.is_dir() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-            what: "is a folder, not a file",
-        });
-    }
-    if !meta.is_file() {
-        return Err(Error::NotAFile {
-            path: path.to_path_buf(),
-            what: "is not a regular file",
-        });
-    }
-    Ok(fs_err::File::open(path)?)
+    crate::input::open_regular(path).map(|(file, _)| file)
 }
 
 /// A writer that hashes (sha256) and counts everything written through it,

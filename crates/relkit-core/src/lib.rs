@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod gha;
 pub mod hash;
+pub mod input;
 pub mod logging;
 pub mod manifest;
 pub mod names;
