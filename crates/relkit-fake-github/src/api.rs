@@ -1,5 +1,5 @@
-//! The REST endpoints: releases, release assets, uploads, downloads, and the
-//! `/_fake/*` endpoints scripts use to read state and the request log.
+//! The REST router and the release endpoints, with GitHub's JSON shapes.
+//! Asset endpoints and uploads live in `assets`, `/_fake/*` in `control`.
 
 // Handlers return GitHub's error `Response` as their `Err`: boxing it would
 // only add noise to every early return.
@@ -8,37 +8,28 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json};
-use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
-use crate::fault::{Fault, FaultRule};
-use crate::model::github_asset_name;
-use crate::server::{Shared, Ticket, empty, lock, now_rfc3339};
+use crate::extract::{Id, JsonBody, Repo};
+use crate::page::{PageQuery, paginate};
+use crate::reply::{empty, json_with_link, not_found, tag_burned, unprocessable, validation};
+use crate::state::{Shared, Ticket, lock, now_rfc3339};
 use crate::store::{Asset, Release, Store};
 
-/// GitHub refuses assets of 2 GiB or more.
-pub const MAX_ASSET_SIZE: u64 = 2 * 1024 * 1024 * 1024 - 1;
-/// GitHub allows at most this many assets per release.
-pub const MAX_ASSETS: usize = 1000;
-
-const DOCS: &str = "https://docs.github.com/rest/releases";
-
-type Sh = State<Arc<Shared>>;
-type RepoPath = Path<(String, String)>;
-type IdPath = Path<(String, String, String)>;
+pub(crate) type Sh = State<Arc<Shared>>;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let api_prefix = shared.config.api_prefix.clone();
     let up = shared.config.upload_prefix.clone();
+    let assets_path = "/repos/{owner}/{repo}/releases/{id}/assets";
     let mut api = Router::new()
+        .route("/repos/{owner}/{repo}", get(get_repo))
         .route(
             "/repos/{owner}/{repo}/releases",
             get(list_releases).post(create_release),
@@ -61,33 +52,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/repos/{owner}/{repo}/releases/assets/{id}",
-            get(get_asset).patch(update_asset).delete(delete_asset),
+            get(crate::assets::get_asset)
+                .patch(crate::assets::update_asset)
+                .delete(crate::assets::delete_asset),
         );
-    if up.is_empty() {
-        api = api.route(
-            "/repos/{owner}/{repo}/releases/{id}/assets",
-            get(list_assets).post(upload_asset),
-        );
+    let list_assets = get(crate::assets::list_assets);
+    api = if up.is_empty() {
+        api.route(assets_path, list_assets.post(crate::assets::upload_asset))
     } else {
-        api = api.route(
-            "/repos/{owner}/{repo}/releases/{id}/assets",
-            get(list_assets),
-        );
-    }
+        api.route(assets_path, list_assets)
+    };
     let mut root = Router::new()
         .route(
             "/{owner}/{repo}/releases/download/{*tag_and_name}",
-            get(browser_download),
+            get(crate::assets::browser_download),
         )
-        .merge(fake_routes());
+        .merge(crate::control::routes());
     if !api_prefix.is_empty() {
         // Also under the API prefix, so `$GITHUB_API_URL/_fake/state` works.
-        api = api.merge(fake_routes());
+        api = api.merge(crate::control::routes());
     }
     if !up.is_empty() {
         root = root.route(
-            &format!("{up}/repos/{{owner}}/{{repo}}/releases/{{id}}/assets"),
-            post(upload_asset),
+            &format!("{up}{assets_path}"),
+            post(crate::assets::upload_asset),
         );
     }
     let root = if api_prefix.is_empty() {
@@ -95,87 +83,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     } else {
         root.nest(&api_prefix, api)
     };
-    root.fallback(not_found).with_state(shared)
+    root.fallback(|| async { not_found() }).with_state(shared)
 }
 
-/// The endpoints scripts use to read and steer the fake.
-fn fake_routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/_fake/state", get(fake_state))
-        .route("/_fake/log", get(fake_log))
-        .route(
-            "/_fake/faults",
-            post(fake_add_fault).delete(fake_clear_faults),
-        )
-        .route("/_fake/starter", post(fake_seed_starter))
-        .route("/_fake/reset", post(fake_reset))
-}
-
-async fn fake_reset(State(sh): Sh) -> Response {
-    crate::server::reset(&sh);
-    empty(StatusCode::NO_CONTENT)
-}
-
-pub(crate) fn is_browser_download(shared: &Shared, path: &str) -> bool {
-    let prefix = format!(
-        "/{}/{}/releases/download/",
-        shared.config.owner, shared.config.repo
-    );
-    path.len() > prefix.len() && path[..prefix.len()].eq_ignore_ascii_case(&prefix)
-}
-
-// ---------------------------------------------------------------- responses
-
-/// GitHub's error body: `{"message", "documentation_url", "status"}`.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({
-        "message": message,
-        "documentation_url": DOCS,
-        "status": status.as_u16().to_string(),
-    });
-    (status, Json(body)).into_response()
-}
-
-fn not_found_response() -> Response {
-    error(StatusCode::NOT_FOUND, "Not Found")
-}
-
-async fn not_found() -> Response {
-    not_found_response()
-}
-
-/// 422 "Validation Failed" with one entry in `errors`.
-fn validation(resource: &str, code: &str, field: &str) -> Response {
-    let body = json!({
-        "message": "Validation Failed",
-        "errors": [{"resource": resource, "code": code, "field": field}],
-        "documentation_url": DOCS,
-        "status": "422",
-    });
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-}
-
-/// 422 for publishing a tag a deleted immutable release used, as GitHub
-/// words it.
-fn tag_burned() -> Response {
-    let body = json!({
-        "message": "Validation Failed",
-        "errors": [{
-            "resource": "Release",
-            "code": "custom",
-            "field": "tag_name",
-            "message": "tag_name was used by an immutable release",
-        }],
-        "documentation_url": DOCS,
-        "status": "422",
-    });
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-}
-
-/// 422 with a message only, as GitHub answers for immutable releases.
-fn unprocessable(message: &str) -> Response {
-    error(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
+// ---------------------------------------------------------------- shapes
 
 fn author(base: &str) -> Value {
     let user = format!("{base}/users/relkit-bot");
@@ -211,11 +122,11 @@ fn web_tag(r: &Release) -> String {
     }
 }
 
-fn asset_json(sh: &Shared, release: &Release, a: &Asset) -> Value {
+pub(crate) fn asset_json(sh: &Shared, release: &Release, a: &Asset) -> Value {
     let base = &sh.base_url;
     let api = sh.api_base();
     let (o, n) = (&sh.config.owner, &sh.config.repo);
-    json!({
+    let mut json = json!({
         "url": format!("{api}/repos/{o}/{n}/releases/assets/{}", a.id),
         "browser_download_url": format!("{base}/{o}/{n}/releases/download/{}/{}", web_tag(release), a.name),
         "id": a.id,
@@ -230,7 +141,13 @@ fn asset_json(sh: &Shared, release: &Release, a: &Asset) -> Value {
         "created_at": a.created_at,
         "updated_at": a.updated_at,
         "uploader": author(base),
-    })
+    });
+    if sh.config.omit_digest
+        && let Some(m) = json.as_object_mut()
+    {
+        m.remove("digest");
+    }
+    json
 }
 
 fn release_json(sh: &Shared, store: &Store, r: &Release) -> Value {
@@ -268,85 +185,40 @@ fn release_json(sh: &Shared, store: &Store, r: &Release) -> Value {
     })
 }
 
-// ---------------------------------------------------------------- helpers
-
-fn repo_ok(sh: &Shared, owner: &str, repo: &str) -> bool {
-    owner.eq_ignore_ascii_case(&sh.config.owner) && repo.eq_ignore_ascii_case(&sh.config.repo)
-}
-
 /// Drafts are visible only to a caller holding the token.
-fn visible(r: &Release, ticket: &Ticket) -> bool {
+pub(crate) fn visible(r: &Release, ticket: &Ticket) -> bool {
     ticket.authenticated || !r.draft
 }
 
-fn parse_id(s: &str) -> Option<u64> {
-    s.parse().ok()
-}
+// ---------------------------------------------------------------- repository
 
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    per_page: Option<String>,
-    page: Option<String>,
-}
-
-/// Slice `items` for `per_page`/`page` and build GitHub's `Link` header.
-fn paginate<T>(sh: &Shared, path: &str, q: &PageQuery, items: Vec<T>) -> (Vec<T>, Option<String>) {
-    let per_page = q
-        .per_page
-        .as_deref()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, sh.config.per_page_max.max(1));
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let total = items.len();
-    let last = total.div_ceil(per_page).max(1);
-    let start = (page - 1).saturating_mul(per_page);
-    let slice: Vec<T> = items.into_iter().skip(start).take(per_page).collect();
-    let link_to = |p: usize, rel: &str| {
-        format!(
-            "<{}{path}?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-            sh.api_base()
-        )
-    };
-    let mut links = Vec::new();
-    if page > 1 {
-        links.push(link_to((page - 1).min(last), "prev"));
-    }
-    if page < last {
-        links.push(link_to(page + 1, "next"));
-        links.push(link_to(last, "last"));
-    }
-    if page > 1 {
-        links.push(link_to(1, "first"));
-    }
-    let link = (!links.is_empty()).then(|| links.join(", "));
-    (slice, link)
-}
-
-fn json_with_link(status: StatusCode, body: Value, link: Option<String>) -> Response {
-    let mut resp = (status, Json(body)).into_response();
-    if let Some(link) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        resp.headers_mut().insert(header::LINK, link);
-    }
-    resp
+/// `GET /repos/{owner}/{repo}`: the fields clients read to check access.
+async fn get_repo(_: Repo, State(sh): Sh, Extension(ticket): Extension<Ticket>) -> Response {
+    let (o, n) = (&sh.config.owner, &sh.config.repo);
+    let push = ticket.authenticated;
+    Json(json!({
+        "id": 1,
+        "node_id": "R_kgDOFAKE",
+        "name": n,
+        "full_name": format!("{o}/{n}"),
+        "private": sh.config.private_repo,
+        "owner": { "login": o },
+        "html_url": format!("{}/{o}/{n}", sh.base_url),
+        "url": format!("{}/repos/{o}/{n}", sh.api_base()),
+        "default_branch": "main",
+        "permissions": { "admin": false, "maintain": false, "push": push, "triage": push, "pull": true },
+    }))
+    .into_response()
 }
 
 // ---------------------------------------------------------------- releases
 
 async fn list_releases(
+    _: Repo,
     State(sh): Sh,
-    Path((owner, repo)): RepoPath,
     Query(q): Query<PageQuery>,
     Extension(ticket): Extension<Ticket>,
 ) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
     let store = lock(&sh.store);
     // Newest first, like GitHub.
     let items: Vec<Value> = store
@@ -362,21 +234,19 @@ async fn list_releases(
     json_with_link(StatusCode::OK, Value::Array(page), link)
 }
 
-async fn latest_release(State(sh): Sh, Path((owner, repo)): RepoPath) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
+async fn latest_release(_: Repo, State(sh): Sh) -> Response {
     let store = lock(&sh.store);
     match store.latest.and_then(|id| store.releases.get(&id)) {
         Some(r) => Json(release_json(&sh, &store, r)).into_response(),
-        None => not_found_response(),
+        None => not_found(),
     }
 }
 
-async fn release_by_tag(State(sh): Sh, Path((owner, repo, tag)): IdPath) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
+async fn release_by_tag(
+    _: Repo,
+    State(sh): Sh,
+    Path((_, _, tag)): Path<(String, String, String)>,
+) -> Response {
     let store = lock(&sh.store);
     // Drafts have no tag yet: GitHub never finds them by tag.
     match store
@@ -385,22 +255,20 @@ async fn release_by_tag(State(sh): Sh, Path((owner, repo, tag)): IdPath) -> Resp
         .find(|r| !r.draft && r.tag_name == tag)
     {
         Some(r) => Json(release_json(&sh, &store, r)).into_response(),
-        None => not_found_response(),
+        None => not_found(),
     }
 }
 
 async fn get_release(
+    _: Repo,
+    Id(id): Id,
     State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
     Extension(ticket): Extension<Ticket>,
 ) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
     let store = lock(&sh.store);
-    match parse_id(&id).and_then(|id| store.releases.get(&id)) {
+    match store.releases.get(&id) {
         Some(r) if visible(r, &ticket) => Json(release_json(&sh, &store, r)).into_response(),
-        _ => not_found_response(),
+        _ => not_found(),
     }
 }
 
@@ -431,11 +299,6 @@ fn parse_make_latest(v: Option<&Value>) -> Result<Option<String>, Response> {
     }
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(bytes)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))
-}
-
 /// Make `r` published: timestamps, immutability, latest.
 fn publish(sh: &Shared, r: &mut Release) {
     r.draft = false;
@@ -445,33 +308,30 @@ fn publish(sh: &Shared, r: &mut Release) {
     }
 }
 
-async fn create_release(
-    State(sh): Sh,
-    Path((owner, repo)): RepoPath,
-    body: bytes::Bytes,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
+/// Refuse to publish `tag` when another release holds it or an immutable
+/// release burned it.
+fn check_publishable(store: &Store, tag: &str, id: Option<u64>) -> Result<(), Response> {
+    if store.published_with_tag(tag, id).is_some() {
+        return Err(validation("Release", "already_exists", "tag_name"));
     }
-    let req: ReleaseBody = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    Ok(())
+}
+
+async fn create_release(
+    _: Repo,
+    State(sh): Sh,
+    JsonBody(req): JsonBody<ReleaseBody>,
+) -> Result<Response, Response> {
     let Some(tag) = req.tag_name.filter(|t| !t.trim().is_empty()) else {
-        return validation("Release", "missing_field", "tag_name");
+        return Err(validation("Release", "missing_field", "tag_name"));
     };
-    let make_latest = match parse_make_latest(req.make_latest.as_ref()) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    let make_latest = parse_make_latest(req.make_latest.as_ref())?;
     let draft = req.draft.unwrap_or(false);
     let mut store = lock(&sh.store);
     if !draft {
-        if store.published_with_tag(&tag, None).is_some() {
-            return validation("Release", "already_exists", "tag_name");
-        }
+        check_publishable(&store, &tag, None)?;
         if store.burned_tags.contains(&tag) {
-            return tag_burned();
+            return Err(tag_burned());
         }
     }
     let id = store.next_release_id();
@@ -516,7 +376,7 @@ async fn create_release(
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    resp
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]
@@ -526,18 +386,7 @@ struct NotesBody {
 }
 
 /// `POST /releases/generate-notes`: a name and a Markdown body for a tag.
-async fn generate_notes(
-    State(sh): Sh,
-    Path((owner, repo)): RepoPath,
-    body: bytes::Bytes,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let req: NotesBody = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn generate_notes(_: Repo, State(sh): Sh, JsonBody(req): JsonBody<NotesBody>) -> Response {
     let Some(tag) = req.tag_name.filter(|t| !t.trim().is_empty()) else {
         return validation("Release", "missing_field", "tag_name");
     };
@@ -553,54 +402,49 @@ async fn generate_notes(
     .into_response()
 }
 
-async fn update_release(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    body: bytes::Bytes,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
+/// Refuse changes an immutable, published release no longer takes.
+fn check_locked(
+    current: &Release,
+    req: &ReleaseBody,
+    tag: &str,
+    draft: bool,
+) -> Result<(), Response> {
+    let prerelease = req.prerelease.unwrap_or(current.prerelease);
+    let changes_locked_field = tag != current.tag_name
+        || draft
+        || prerelease != current.prerelease
+        || req
+            .target_commitish
+            .as_ref()
+            .is_some_and(|t| *t != current.target_commitish);
+    if current.locked() && changes_locked_field {
+        return Err(unprocessable(
+            "Cannot modify an immutable release. Only the release title and notes can be changed.",
+        ));
     }
-    let req: ReleaseBody = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let make_latest = match parse_make_latest(req.make_latest.as_ref()) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+    Ok(())
+}
+
+async fn update_release(
+    _: Repo,
+    Id(id): Id,
+    State(sh): Sh,
+    JsonBody(req): JsonBody<ReleaseBody>,
+) -> Result<Response, Response> {
+    let make_latest = parse_make_latest(req.make_latest.as_ref())?;
     let mut store = lock(&sh.store);
-    let Some(id) = parse_id(&id).filter(|id| store.releases.contains_key(id)) else {
-        return not_found_response();
-    };
-    let current = store.releases[&id].clone();
+    let current = store.releases.get(&id).cloned().ok_or_else(not_found)?;
     let tag = req
         .tag_name
         .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| current.tag_name.clone());
     let draft = req.draft.unwrap_or(current.draft);
-    let prerelease = req.prerelease.unwrap_or(current.prerelease);
-    if current.locked() {
-        let changes_locked_field = tag != current.tag_name
-            || draft
-            || prerelease != current.prerelease
-            || req
-                .target_commitish
-                .as_ref()
-                .is_some_and(|t| *t != current.target_commitish);
-        if changes_locked_field {
-            return unprocessable(
-                "Cannot modify an immutable release. Only the release title and notes can be changed.",
-            );
-        }
-    }
+    check_locked(&current, &req, &tag, draft)?;
     if !draft {
-        if store.published_with_tag(&tag, Some(id)).is_some() {
-            return validation("Release", "already_exists", "tag_name");
-        }
+        check_publishable(&store, &tag, Some(id))?;
         if (current.draft || tag != current.tag_name) && store.burned_tags.contains(&tag) {
-            return tag_burned();
+            return Err(tag_burned());
         }
     }
     let r = store.releases.get_mut(&id).expect("checked above");
@@ -614,7 +458,7 @@ async fn update_release(
     if let Some(b) = req.body {
         r.body = Some(b);
     }
-    r.prerelease = prerelease;
+    r.prerelease = req.prerelease.unwrap_or(current.prerelease);
     if make_latest.is_some() {
         r.make_latest = make_latest;
     }
@@ -626,17 +470,13 @@ async fn update_release(
     }
     r.updated_at = now_rfc3339();
     store.update_latest(id);
-    let json = release_json(&sh, &store, &store.releases[&id]);
-    Json(json).into_response()
+    Ok(Json(release_json(&sh, &store, &store.releases[&id])).into_response())
 }
 
-async fn delete_release(State(sh): Sh, Path((owner, repo, id)): IdPath) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
+async fn delete_release(_: Repo, Id(id): Id, State(sh): Sh) -> Response {
     let mut store = lock(&sh.store);
-    let Some(release) = parse_id(&id).and_then(|id| store.releases.remove(&id)) else {
-        return not_found_response();
+    let Some(release) = store.releases.remove(&id) else {
+        return not_found();
     };
     if release.locked() {
         store.burned_tags.insert(release.tag_name.clone());
@@ -651,557 +491,4 @@ async fn delete_release(State(sh): Sh, Path((owner, repo, id)): IdPath) -> Respo
     }
     drop(store);
     empty(StatusCode::NO_CONTENT)
-}
-
-// ---------------------------------------------------------------- assets
-
-async fn list_assets(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    Query(q): Query<PageQuery>,
-    Extension(ticket): Extension<Ticket>,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let store = lock(&sh.store);
-    let Some(r) = parse_id(&id)
-        .and_then(|id| store.releases.get(&id))
-        .filter(|r| visible(r, &ticket))
-    else {
-        return not_found_response();
-    };
-    let items: Vec<Value> = r
-        .assets
-        .iter()
-        .filter_map(|a| store.assets.get(a))
-        .map(|a| asset_json(&sh, r, a))
-        .collect();
-    let path = format!(
-        "/repos/{}/{}/releases/{}/assets",
-        sh.config.owner, sh.config.repo, r.id
-    );
-    drop(store);
-    let (page, link) = paginate(&sh, &path, &q, items);
-    json_with_link(StatusCode::OK, Value::Array(page), link)
-}
-
-/// Find an asset and its release, if the caller may see it.
-fn find_asset<'s>(store: &'s Store, id: &str, ticket: &Ticket) -> Option<(&'s Release, &'s Asset)> {
-    let asset = parse_id(id).and_then(|id| store.assets.get(&id))?;
-    let release = store.releases.get(&asset.release_id)?;
-    visible(release, ticket).then_some((release, asset))
-}
-
-fn wants_octet_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/octet-stream"))
-}
-
-async fn get_asset(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    Extension(ticket): Extension<Ticket>,
-    headers: HeaderMap,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let (json, download) = {
-        let mut store = lock(&sh.store);
-        let Some((release, asset)) = find_asset(&store, &id, &ticket) else {
-            return not_found_response();
-        };
-        let json = asset_json(&sh, release, asset);
-        let download = wants_octet_stream(&headers).then(|| asset.clone());
-        if let Some(a) = &download {
-            if a.state == "uploaded" {
-                if let Some(a) = store.assets.get_mut(&a.id) {
-                    a.download_count += 1;
-                }
-            }
-        }
-        (json, download)
-    };
-    match download {
-        Some(asset) => stream_asset(&asset).await,
-        None => Json(json).into_response(),
-    }
-}
-
-async fn stream_asset(asset: &Asset) -> Response {
-    if asset.state != "uploaded" {
-        return not_found_response();
-    }
-    let Ok(file) = tokio::fs::File::open(&asset.path).await else {
-        return not_found_response();
-    };
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
-        256 * 1024,
-    ));
-    let mut resp = (StatusCode::OK, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(asset.size));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename={}", asset.name)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    resp
-}
-
-async fn browser_download(State(sh): Sh, Path((owner, repo, tag_and_name)): IdPath) -> Response {
-    let Some((tag, name)) = tag_and_name.rsplit_once('/') else {
-        return not_found_response();
-    };
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let asset = {
-        let mut store = lock(&sh.store);
-        let found = store
-            .releases
-            .values()
-            .find(|r| !r.draft && r.tag_name == tag)
-            .and_then(|r| {
-                r.assets
-                    .iter()
-                    .filter_map(|a| store.assets.get(a))
-                    .find(|a| a.name == name && a.state == "uploaded")
-                    .map(|a| a.id)
-            });
-        found.and_then(|id| store.assets.get_mut(&id)).map(|a| {
-            a.download_count += 1;
-            a.clone()
-        })
-    };
-    match asset {
-        Some(a) => stream_asset(&a).await,
-        None => not_found_response(),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AssetBody {
-    name: Option<String>,
-    label: Option<String>,
-    state: Option<String>,
-}
-
-async fn update_asset(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    Extension(ticket): Extension<Ticket>,
-    body: bytes::Bytes,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let req: AssetBody = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let mut store = lock(&sh.store);
-    let Some((release, asset)) = find_asset(&store, &id, &ticket) else {
-        return not_found_response();
-    };
-    if release.locked() {
-        return unprocessable("Cannot modify an asset of an immutable release.");
-    }
-    let asset_id = asset.id;
-    let new_name = req.name.as_deref().map(github_asset_name);
-    if let Some(n) = &new_name {
-        if *n != asset.name && store.asset_names(release).any(|x| x == n) {
-            return validation("ReleaseAsset", "already_exists", "name");
-        }
-    }
-    let a = store.assets.get_mut(&asset_id).expect("found above");
-    if let Some(n) = new_name {
-        a.name = n;
-    }
-    if let Some(l) = req.label {
-        a.label = Some(l);
-    }
-    if let Some(s) = req.state {
-        a.state = s;
-    }
-    a.updated_at = now_rfc3339();
-    let a = a.clone();
-    let release = store.releases[&a.release_id].clone();
-    Json(asset_json(&sh, &release, &a)).into_response()
-}
-
-async fn delete_asset(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    Extension(ticket): Extension<Ticket>,
-) -> Response {
-    if !repo_ok(&sh, &owner, &repo) {
-        return not_found_response();
-    }
-    let mut store = lock(&sh.store);
-    let Some((release, asset)) = find_asset(&store, &id, &ticket) else {
-        return not_found_response();
-    };
-    if release.locked() {
-        return unprocessable("Cannot delete an asset of an immutable release.");
-    }
-    let (asset_id, release_id) = (asset.id, release.id);
-    if let Some(a) = store.assets.remove(&asset_id) {
-        let _ = fs_err::remove_file(&a.path);
-    }
-    if let Some(r) = store.releases.get_mut(&release_id) {
-        r.assets.retain(|a| *a != asset_id);
-    }
-    drop(store);
-    empty(StatusCode::NO_CONTENT)
-}
-
-// ---------------------------------------------------------------- uploads
-
-#[derive(Debug, Deserialize)]
-struct UploadQuery {
-    name: Option<String>,
-    label: Option<String>,
-}
-
-/// Mark an upload that will not complete: the asset stays `starter`, empty.
-fn abandon_upload(sh: &Shared, asset_id: u64) {
-    let mut store = lock(&sh.store);
-    if let Some(a) = store.assets.get_mut(&asset_id) {
-        a.size = 0;
-        a.digest = None;
-        a.updated_at = now_rfc3339();
-    }
-    drop(store);
-    let _ = fs_err::remove_file(sh.blob_path(asset_id));
-}
-
-async fn upload_asset(
-    State(sh): Sh,
-    Path((owner, repo, id)): IdPath,
-    Query(q): Query<UploadQuery>,
-    Extension(ticket): Extension<Ticket>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let asset_id = match start_upload(&sh, &owner, &repo, &id, q, length, &headers) {
-        Ok(id) => id,
-        Err(resp) => {
-            if length.is_none_or(|l| l <= MAX_ASSET_SIZE) {
-                drain(body).await;
-            }
-            return resp;
-        }
-    };
-    let length = length.unwrap_or_default();
-    sh.persist();
-    match receive_body(&sh, &ticket, asset_id, length, body).await {
-        Ok((size, hex)) => {
-            if let Some(Fault::StatusLeavingStarter(code)) = &ticket.upload_fault {
-                abandon_upload(&sh, asset_id);
-                let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY);
-                return error(status, status.canonical_reason().unwrap_or("Bad Gateway"));
-            }
-            let mut store = lock(&sh.store);
-            let Some(a) = store.assets.get_mut(&asset_id) else {
-                // Deleted while it was uploading.
-                let _ = fs_err::remove_file(sh.blob_path(asset_id));
-                return not_found_response();
-            };
-            "uploaded".clone_into(&mut a.state);
-            a.size = size;
-            a.digest = Some(format!("sha256:{hex}"));
-            a.updated_at = now_rfc3339();
-            let a = a.clone();
-            let release = store.releases[&a.release_id].clone();
-            (StatusCode::CREATED, Json(asset_json(&sh, &release, &a))).into_response()
-        }
-        Err(resp) => {
-            abandon_upload(&sh, asset_id);
-            resp
-        }
-    }
-}
-
-/// Read and discard a request body that is refused, so a client still
-/// sending a large file gets the error response instead of a reset
-/// connection. Stops at [`MAX_ASSET_SIZE`] bytes.
-pub(crate) async fn drain(body: Body) {
-    let mut stream = body.into_data_stream();
-    let mut seen = 0u64;
-    while let Some(Ok(chunk)) = stream.next().await {
-        seen += chunk.len() as u64;
-        if seen > MAX_ASSET_SIZE {
-            break;
-        }
-    }
-}
-
-/// Check an upload and register its asset in `starter` state.
-fn start_upload(
-    sh: &Shared,
-    owner: &str,
-    repo: &str,
-    id: &str,
-    q: UploadQuery,
-    length: Option<u64>,
-    headers: &HeaderMap,
-) -> Result<u64, Response> {
-    if !repo_ok(sh, owner, repo) {
-        return Err(not_found_response());
-    }
-    let Some(raw_name) = q.name.filter(|n| !n.is_empty()) else {
-        return Err(validation("ReleaseAsset", "missing_field", "name"));
-    };
-    let Some(length) = length else {
-        return Err(error(
-            StatusCode::LENGTH_REQUIRED,
-            "Content-Length header is required",
-        ));
-    };
-    let Some(content_type) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-    else {
-        return Err(validation("ReleaseAsset", "missing_field", "content_type"));
-    };
-    if length > MAX_ASSET_SIZE {
-        return Err(validation("ReleaseAsset", "invalid", "size"));
-    }
-    let name = github_asset_name(&raw_name);
-    let mut store = lock(&sh.store);
-    let Some(release) = parse_id(id).and_then(|id| store.releases.get(&id)) else {
-        return Err(not_found_response());
-    };
-    if release.locked() {
-        return Err(unprocessable(
-            "Cannot upload assets to an immutable release.",
-        ));
-    }
-    if store.asset_names(release).any(|n| n == name) {
-        return Err(validation("ReleaseAsset", "already_exists", "name"));
-    }
-    if release.assets.len() >= MAX_ASSETS {
-        return Err(validation("ReleaseAsset", "too_many", "release"));
-    }
-    let release_id = release.id;
-    let asset_id = store.next_asset_id();
-    let now = now_rfc3339();
-    store.assets.insert(
-        asset_id,
-        Asset {
-            id: asset_id,
-            release_id,
-            name,
-            label: q.label,
-            state: "starter".to_owned(),
-            size: 0,
-            digest: None,
-            content_type,
-            created_at: now.clone(),
-            updated_at: now,
-            download_count: 0,
-            path: sh.blob_path(asset_id),
-        },
-    );
-    store
-        .releases
-        .get_mut(&release_id)
-        .expect("checked above")
-        .assets
-        .push(asset_id);
-    Ok(asset_id)
-}
-
-/// Stream the upload body to the asset's blob, hashing as it goes. Acts on a
-/// `DropMidUpload` fault by dropping the connection halfway.
-async fn receive_body(
-    sh: &Shared,
-    ticket: &Ticket,
-    asset_id: u64,
-    length: u64,
-    body: Body,
-) -> Result<(u64, String), Response> {
-    let internal = |e: std::io::Error| {
-        tracing::warn!("cannot store an upload: {e}");
-        error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error")
-    };
-    let drop_at = matches!(ticket.upload_fault, Some(Fault::DropMidUpload)).then_some(length / 2);
-    let file = tokio::fs::File::create(sh.blob_path(asset_id))
-        .await
-        .map_err(internal)?;
-    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut hasher = relkit_core::hash::Algo::Sha256.hasher();
-    let mut size = 0u64;
-    let mut stream = body.into_data_stream();
-    loop {
-        if let Some(at) = drop_at {
-            // Past half (and at least one chunk in): drop the connection.
-            if size > at || (size == at && size > 0) || (length == 0) {
-                abandon_upload(sh, asset_id);
-                return Err(ticket.drop_connection(sh, &Fault::DropMidUpload).await);
-            }
-        }
-        match stream.next().await {
-            Some(Ok(chunk)) => {
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                out.write_all(&chunk).await.map_err(internal)?;
-            }
-            Some(Err(e)) => {
-                // The client went away or sent less than Content-Length.
-                tracing::debug!("upload body failed: {e}");
-                return Err(error(StatusCode::BAD_REQUEST, "Upload body incomplete"));
-            }
-            None => break,
-        }
-    }
-    out.flush().await.map_err(internal)?;
-    if size != length {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "Body length does not match Content-Length",
-        ));
-    }
-    Ok((size, hasher.finish_hex()))
-}
-
-// ---------------------------------------------------------------- /_fake
-
-pub(crate) fn state_json(sh: &Shared) -> Value {
-    let store = lock(&sh.store);
-    json!({
-        "api_url": sh.api_base(),
-        "upload_url": sh.upload_base(),
-        "releases": store.snapshot(),
-    })
-}
-
-async fn fake_state(State(sh): Sh) -> Response {
-    Json(state_json(&sh)).into_response()
-}
-
-async fn fake_log(State(sh): Sh) -> Response {
-    let entries: Vec<Value> = sh
-        .log_sorted()
-        .iter()
-        .map(|e| {
-            json!({
-                "method": e.method,
-                "path": e.path,
-                "status": e.status,
-                "ms": u64::try_from(e.since_start.as_millis()).unwrap_or(u64::MAX),
-                "fault": e.fault,
-                "authenticated": e.authenticated,
-            })
-        })
-        .collect();
-    Json(Value::Array(entries)).into_response()
-}
-
-/// A fault rule as scripts POST it to `/_fake/faults`, e.g.
-/// `{"method":"POST","path_contains":"/assets","nth":2,"fault":"drop_mid_upload"}`
-/// or `{"fault":{"status":503},"times":3}`.
-#[derive(Debug, Deserialize)]
-struct FaultSpec {
-    method: Option<String>,
-    #[serde(default)]
-    path_contains: String,
-    nth: Option<u32>,
-    times: Option<u32>,
-    probability: Option<f64>,
-    fault: FaultKind,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum FaultKind {
-    Status(u16),
-    SecondaryRateLimit { retry_after_secs: u64 },
-    RateLimited429 { retry_after_secs: u64 },
-    RateLimitReset { reset_in_secs: u64 },
-    DropMidUpload,
-    DelayMs(u64),
-    DropAfterHandling,
-    StatusLeavingStarter(u16),
-}
-
-impl From<FaultKind> for Fault {
-    fn from(k: FaultKind) -> Fault {
-        match k {
-            FaultKind::Status(s) => Fault::Status(s),
-            FaultKind::SecondaryRateLimit { retry_after_secs } => {
-                Fault::SecondaryRateLimit { retry_after_secs }
-            }
-            FaultKind::RateLimited429 { retry_after_secs } => {
-                Fault::RateLimited429 { retry_after_secs }
-            }
-            FaultKind::RateLimitReset { reset_in_secs } => Fault::RateLimitReset { reset_in_secs },
-            FaultKind::DropMidUpload => Fault::DropMidUpload,
-            FaultKind::DelayMs(ms) => Fault::Delay(std::time::Duration::from_millis(ms)),
-            FaultKind::DropAfterHandling => Fault::DropAfterHandling,
-            FaultKind::StatusLeavingStarter(s) => Fault::StatusLeavingStarter(s),
-        }
-    }
-}
-
-async fn fake_add_fault(State(sh): Sh, body: bytes::Bytes) -> Response {
-    let spec: FaultSpec = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad fault rule: {e}")),
-    };
-    let method = match spec
-        .method
-        .as_deref()
-        .map(|m| m.to_ascii_uppercase().parse::<Method>())
-    {
-        None => None,
-        Some(Ok(m)) => Some(m),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad fault rule: method"),
-    };
-    let rule = FaultRule {
-        method,
-        path_contains: spec.path_contains,
-        nth: spec.nth,
-        times: spec.times.unwrap_or(1),
-        fault: spec.fault.into(),
-        probability: spec.probability,
-    };
-    lock(&sh.faults).add(rule);
-    empty(StatusCode::NO_CONTENT)
-}
-
-async fn fake_clear_faults(State(sh): Sh) -> Response {
-    lock(&sh.faults).clear();
-    empty(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize)]
-struct StarterSpec {
-    release_id: u64,
-    name: String,
-}
-
-async fn fake_seed_starter(State(sh): Sh, body: bytes::Bytes) -> Response {
-    let spec: StarterSpec = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad starter asset: {e}")),
-    };
-    match crate::server::seed_starter(&sh, spec.release_id, &spec.name) {
-        Some(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
-        None => not_found_response(),
-    }
 }

@@ -15,17 +15,26 @@
 //! ```
 
 mod api;
+mod assets;
+mod control;
+mod download;
+mod extract;
 mod fault;
 mod model;
+mod page;
+mod reply;
 mod server;
+mod state;
 mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use api::{MAX_ASSET_SIZE, MAX_ASSETS};
 pub use fault::{Fault, FaultRule};
-pub use model::{AssetState, Config, LoggedRequest, ReleaseState, github_asset_name};
+pub use model::{
+    AssetState, Config, DownloadQuirk, LoggedRequest, MAX_ASSET_SIZE, MAX_ASSETS, Pagination,
+    ReleaseState, github_asset_name,
+};
 pub use server::FakeGitHub;
 
 use relkit_core::{Failure, HasFailure};

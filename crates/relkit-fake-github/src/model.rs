@@ -6,7 +6,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+/// GitHub refuses assets of 2 GiB or more.
+pub const MAX_ASSET_SIZE: u64 = 2 * 1024 * 1024 * 1024 - 1;
+/// GitHub allows at most this many assets per release.
+pub const MAX_ASSETS: usize = 1000;
+
 /// How a [`crate::FakeGitHub`] behaves.
+// Each flag is an independent switch of GitHub behaviour tests turn on.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone)]
 pub struct Config {
     /// The token callers must send as `Authorization: Bearer <token>` (or
@@ -39,6 +46,79 @@ pub struct Config {
     /// Where asset bodies are stored; `None` means a fresh temporary folder
     /// removed when the server goes away.
     pub blob_dir: Option<PathBuf>,
+    /// Answer asset downloads (API with `Accept: application/octet-stream`,
+    /// and browser downloads) with a 302 to a second listener on loopback
+    /// standing for GitHub's download host, as GitHub does. That host
+    /// refuses (400) any request carrying an `Authorization` header, as
+    /// GitHub's storage does; its requests are logged with paths under
+    /// `/cdn/`. Off by default: downloads are served directly.
+    pub redirect_downloads: bool,
+    /// Leave `digest` out of asset JSON, like GitHub Enterprise Server and
+    /// assets uploaded before GitHub recorded digests.
+    pub omit_digest: bool,
+    /// Rename leading and trailing periods as GitHub does (`.config` becomes
+    /// `default.config`, `tool.` becomes `tool`), besides turning special
+    /// characters into `.`. Off by default: only special characters change.
+    pub rename_dots: bool,
+    /// How listings paginate; [`Pagination::Polite`] by default.
+    pub pagination: Pagination,
+    /// The repository is private: a request without a token gets 404 (not
+    /// the public view [`Config::allow_anonymous_reads`] gives).
+    pub private_repo: bool,
+    /// Valid tokens whose owner cannot see the repository: GitHub answers
+    /// 404 (not 401 or 403) to them for everything in it.
+    pub tokens_without_access: Vec<String>,
+    /// A broken download path, for clients that must notice one.
+    pub download_quirk: Option<DownloadQuirk>,
+}
+
+/// How the fake paginates listings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pagination {
+    /// Like GitHub: `per_page` (capped) and `page` honoured, `Link` with
+    /// `next` while more pages remain.
+    #[default]
+    Polite,
+    /// Every page is the first one, and `Link` always names a next page: a
+    /// client that trusts the server pages forever.
+    IgnorePage,
+    /// Every page holds every item, whatever `per_page` asked, and `Link`
+    /// always names a next page.
+    IgnorePerPage,
+}
+
+/// Ways a download path can be broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DownloadQuirk {
+    /// The asset endpoint ignores `Accept: application/octet-stream` and
+    /// answers the asset's JSON metadata (`application/json`).
+    JsonMetadata,
+    /// Downloads carry only the first half of the bytes (with a matching
+    /// `Content-Length`, as `application/octet-stream`).
+    ShortBody,
+}
+
+impl Config {
+    /// The name GitHub stores for an uploaded `raw` name under this
+    /// configuration (see [`github_asset_name`] and [`Config::rename_dots`]).
+    pub fn asset_name(&self, raw: &str) -> String {
+        let name = github_asset_name(raw);
+        if !self.rename_dots {
+            return name;
+        }
+        let name = name.trim_end_matches('.');
+        match name.strip_prefix('.') {
+            Some(rest) => format!("default.{}", rest.trim_start_matches('.')),
+            None => name.to_owned(),
+        }
+    }
+
+    /// Whether `token` is one of [`Config::tokens_without_access`].
+    pub(crate) fn lacks_access(&self, token: &str) -> bool {
+        self.tokens_without_access.iter().any(|t| t == token)
+    }
 }
 
 impl Default for Config {
@@ -54,6 +134,13 @@ impl Default for Config {
             allow_anonymous_reads: false,
             rate_limit: 5000,
             blob_dir: None,
+            redirect_downloads: false,
+            omit_digest: false,
+            rename_dots: false,
+            pagination: Pagination::Polite,
+            private_repo: false,
+            tokens_without_access: Vec::new(),
+            download_quirk: None,
         }
     }
 }
@@ -72,6 +159,16 @@ impl std::fmt::Debug for Config {
             .field("allow_anonymous_reads", &self.allow_anonymous_reads)
             .field("rate_limit", &self.rate_limit)
             .field("blob_dir", &self.blob_dir)
+            .field("redirect_downloads", &self.redirect_downloads)
+            .field("omit_digest", &self.omit_digest)
+            .field("rename_dots", &self.rename_dots)
+            .field("pagination", &self.pagination)
+            .field("private_repo", &self.private_repo)
+            .field(
+                "tokens_without_access",
+                &format!("<{} redacted>", self.tokens_without_access.len()),
+            )
+            .field("download_quirk", &self.download_quirk)
             .finish()
     }
 }
@@ -192,8 +289,25 @@ mod tests {
     fn debug_hides_the_token() {
         let c = Config {
             token: "canary-secret".into(),
+            tokens_without_access: vec!["canary-other".into()],
             ..Config::default()
         };
-        assert!(!format!("{c:?}").contains("canary-secret"));
+        let text = format!("{c:?}");
+        assert!(!text.contains("canary-secret") && !text.contains("canary-other"));
+    }
+
+    // issue 10.10: GitHub renames leading and trailing periods too.
+    #[test]
+    fn renames_dots_like_github_when_asked() {
+        let polite = Config::default();
+        assert_eq!(polite.asset_name(".config"), ".config");
+        let dots = Config {
+            rename_dots: true,
+            ..Config::default()
+        };
+        assert_eq!(dots.asset_name(".config"), "default.config");
+        assert_eq!(dots.asset_name("tool.tar.gz."), "tool.tar.gz");
+        assert_eq!(dots.asset_name("..x y."), "default.x.y");
+        assert_eq!(dots.asset_name("plain.zip"), "plain.zip");
     }
 }

@@ -1,15 +1,14 @@
 //! The running server: a hand-rolled accept loop (so a fault can drop one
-//! connection mid-request), the front middleware (faults, auth, rate-limit
-//! headers, request log) and the handle tests hold.
+//! connection mid-request), the front middleware (faults, auth, access,
+//! rate-limit headers, request log) and the handle tests hold.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -21,120 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fault::{Fault, FaultEngine, FaultRule};
 use crate::model::{Config, LoggedRequest, ReleaseState};
-use crate::store::{Asset, Store};
-
-/// Lock a mutex, ignoring poisoning: a panicking handler must not take the
-/// whole fake down with it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// State shared by every connection of one server.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) base_url: String,
-    pub(crate) store: Mutex<Store>,
-    pub(crate) faults: Mutex<FaultEngine>,
-    pub(crate) log: Mutex<Vec<LoggedRequest>>,
-    pub(crate) started: Instant,
-    pub(crate) blob_dir: PathBuf,
-    /// Keeps the temporary blob folder alive as long as the server.
-    _blob_tmp: Option<tempfile::TempDir>,
-    pub(crate) rate_used: AtomicU64,
-    pub(crate) request_seq: AtomicU64,
-    /// Written after every state change, when set.
-    pub(crate) state_file: Mutex<Option<PathBuf>>,
-}
-
-impl Shared {
-    /// `http://127.0.0.1:PORT` plus the API prefix.
-    pub(crate) fn api_base(&self) -> String {
-        format!("{}{}", self.base_url, self.config.api_prefix)
-    }
-
-    /// Where `upload_url`s point: the upload prefix, or the API itself.
-    pub(crate) fn upload_base(&self) -> String {
-        if self.config.upload_prefix.is_empty() {
-            self.api_base()
-        } else {
-            format!("{}{}", self.base_url, self.config.upload_prefix)
-        }
-    }
-
-    pub(crate) fn record(&self, entry: LoggedRequest) {
-        lock(&self.log).push(entry);
-    }
-
-    /// The log sorted by arrival (it is appended to on completion).
-    pub(crate) fn log_sorted(&self) -> Vec<LoggedRequest> {
-        let mut log = lock(&self.log).clone();
-        log.sort_by_key(|e| e.at);
-        log
-    }
-
-    pub(crate) fn blob_path(&self, asset_id: u64) -> PathBuf {
-        self.blob_dir.join(asset_id.to_string())
-    }
-
-    /// Write the state file, if configured. Errors are logged, not fatal:
-    /// the fake keeps serving.
-    pub(crate) fn persist(&self) {
-        // Held while writing, so a slower writer cannot put older state
-        // over newer.
-        let guard = lock(&self.state_file);
-        let Some(path) = guard.as_ref() else {
-            return;
-        };
-        let json = crate::api::state_json(self);
-        let text = serde_json::to_vec_pretty(&json).unwrap_or_default();
-        if let Err(e) = relkit_core::atomic::write_file(path, &text) {
-            tracing::warn!("cannot write the state file: {e}");
-        }
-    }
-}
-
-/// Per-connection switch a fault uses to drop its connection.
-#[derive(Clone)]
-pub(crate) struct ConnKill(pub(crate) CancellationToken);
-
-/// What the front middleware decided about one request; handlers read it
-/// from the request extensions.
-#[derive(Clone)]
-pub(crate) struct Ticket {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) at: Instant,
-    pub(crate) authenticated: bool,
-    /// A fault the upload handler must act on itself.
-    pub(crate) upload_fault: Option<Fault>,
-    pub(crate) kill: Option<ConnKill>,
-}
-
-impl Ticket {
-    fn entry(&self, shared: &Shared, status: u16, fault: Option<String>) -> LoggedRequest {
-        LoggedRequest {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            status,
-            at: self.at,
-            fault,
-            since_start: self.at.saturating_duration_since(shared.started),
-            authenticated: self.authenticated,
-        }
-    }
-
-    /// Log the request as dropped and close its connection; the caller then
-    /// never returns (the connection task drops it).
-    pub(crate) async fn drop_connection(&self, shared: &Shared, fault: &Fault) -> Response {
-        shared.record(self.entry(shared, 0, Some(fault.label())));
-        if let Some(kill) = &self.kill {
-            kill.0.cancel();
-        }
-        std::future::pending::<()>().await;
-        unreachable!("the connection task drops this future")
-    }
-}
+use crate::reply::{drain, error, not_found};
+use crate::state::{ConnKill, Shared, Ticket, lock, now_epoch};
+use crate::store::Store;
 
 /// A running fake GitHub. Dropping it stops the server.
 pub struct FakeGitHub {
@@ -168,9 +56,17 @@ impl FakeGitHub {
                 .tempdir()?;
             (tmp.path().to_owned(), Some(tmp))
         };
+        let cdn = if config.redirect_downloads {
+            let l = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            let cdn_addr = l.local_addr()?;
+            Some((l, format!("http://{cdn_addr}")))
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             config,
             base_url: format!("http://{addr}"),
+            cdn_url: cdn.as_ref().map(|(_, url)| url.clone()),
             store: Mutex::new(Store::default()),
             faults: Mutex::new(FaultEngine::default()),
             log: Mutex::new(Vec::new()),
@@ -185,6 +81,10 @@ impl FakeGitHub {
             .layer(axum::middleware::from_fn_with_state(shared.clone(), front));
         let cancel = CancellationToken::new();
         tokio::spawn(accept_loop(listener, router, cancel.clone()));
+        if let Some((l, _)) = cdn {
+            let cdn_router = crate::download::cdn_router(shared.clone());
+            tokio::spawn(accept_loop(l, cdn_router, cancel.clone()));
+        }
         Ok(FakeGitHub {
             shared,
             addr,
@@ -298,7 +198,27 @@ impl FakeGitHub {
     /// Add an asset in `starter` state (as a failed upload leaves it) to a
     /// release; returns its id, or `None` when the release does not exist.
     pub fn seed_starter_asset(&self, release_id: u64, name: &str) -> Option<u64> {
-        seed_starter(&self.shared, release_id, name)
+        let name = self.shared.config.asset_name(name);
+        self.shared
+            .seed_asset(release_id, &name, None)
+            .ok()
+            .flatten()
+    }
+
+    /// Add an uploaded asset holding `content` to a release, bypassing
+    /// GitHub's rules (the name is kept as given, even when the release
+    /// already holds an asset of that name): a server misbehaving, for
+    /// clients that must notice. `None` when the release does not exist.
+    pub fn seed_asset(&self, release_id: u64, name: &str, content: &[u8]) -> Option<u64> {
+        self.shared
+            .seed_asset(release_id, name, Some(content))
+            .ok()
+            .flatten()
+    }
+
+    /// The download host's root URL, when [`Config::redirect_downloads`] is on.
+    pub fn cdn_url(&self) -> Option<String> {
+        self.shared.cdn_url.clone()
     }
 
     /// Every request so far (except `/_fake/*`), in order of arrival.
@@ -311,7 +231,7 @@ impl FakeGitHub {
     /// Forget every release, asset, fault rule and logged request, as if
     /// the server had just started (ids keep counting up).
     pub fn reset(&self) {
-        reset(&self.shared);
+        self.shared.reset();
     }
 
     /// Forget the request log.
@@ -328,7 +248,7 @@ impl FakeGitHub {
 
     /// The state as `GET /_fake/state` returns it.
     pub fn state_json(&self) -> serde_json::Value {
-        crate::api::state_json(&self.shared)
+        self.shared.state_json()
     }
 
     /// Resolves when [`FakeGitHub::shutdown`] was called or the handle
@@ -358,55 +278,6 @@ impl std::fmt::Debug for FakeGitHub {
             .field("url", &self.shared.base_url)
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn reset(shared: &Shared) {
-    let assets: Vec<PathBuf> = {
-        let mut store = lock(&shared.store);
-        let paths = store.assets.values().map(|a| a.path.clone()).collect();
-        store.releases.clear();
-        store.assets.clear();
-        store.latest = None;
-        store.burned_tags.clear();
-        paths
-    };
-    for path in assets {
-        let _ = fs_err::remove_file(path);
-    }
-    lock(&shared.faults).clear();
-    lock(&shared.log).clear();
-    shared.persist();
-}
-
-/// Add a `starter` asset to a release, as a failed upload leaves one.
-pub(crate) fn seed_starter(shared: &Shared, release_id: u64, name: &str) -> Option<u64> {
-    let mut store = lock(&shared.store);
-    store.releases.get(&release_id)?;
-    let id = store.next_asset_id();
-    let now = now_rfc3339();
-    store.assets.insert(
-        id,
-        Asset {
-            id,
-            release_id,
-            name: crate::model::github_asset_name(name),
-            label: None,
-            state: "starter".to_owned(),
-            size: 0,
-            digest: None,
-            content_type: "application/octet-stream".to_owned(),
-            created_at: now.clone(),
-            updated_at: now,
-            download_count: 0,
-            path: shared.blob_path(id),
-        },
-    );
-    if let Some(r) = store.releases.get_mut(&release_id) {
-        r.assets.push(id);
-    }
-    drop(store);
-    shared.persist();
-    Some(id)
 }
 
 /// `""` or `/a/b`: one leading slash, no trailing one.
@@ -457,21 +328,12 @@ async fn accept_loop(listener: TcpListener, router: Router, cancel: Cancellation
     }
 }
 
-pub(crate) fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    let epoch = i64::try_from(now_epoch()).unwrap_or(0);
-    relkit_core::buildtime::rfc3339(epoch).unwrap_or_default()
-}
-
 enum Auth {
     Ok,
     Missing,
     Bad,
+    /// A valid token whose owner cannot see the repository.
+    NoAccess,
 }
 
 fn check_auth(shared: &Shared, req: &Request) -> Auth {
@@ -487,8 +349,26 @@ fn check_auth(shared: &Shared, req: &Request) -> Auth {
     let scheme_ok = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token");
     if scheme_ok && !token.is_empty() && token == shared.config.token {
         Auth::Ok
+    } else if scheme_ok && shared.config.lacks_access(token) {
+        Auth::NoAccess
     } else {
         Auth::Bad
+    }
+}
+
+/// The answer for a caller who may not go on, if any.
+fn gate(shared: &Shared, auth: &Auth, method: &Method, public_download: bool) -> Option<Response> {
+    let anonymous_ok =
+        public_download || (shared.config.allow_anonymous_reads && method == Method::GET);
+    match auth {
+        Auth::Ok => None,
+        Auth::Bad => Some(error(StatusCode::UNAUTHORIZED, "Bad credentials")),
+        // GitHub answers 404, not 401 or 403, to whoever cannot see a
+        // private repository: it does not admit that the repository exists.
+        Auth::NoAccess => Some(not_found()),
+        Auth::Missing if shared.config.private_repo => Some(not_found()),
+        Auth::Missing if anonymous_ok => None,
+        Auth::Missing => Some(error(StatusCode::UNAUTHORIZED, "Requires authentication")),
     }
 }
 
@@ -519,7 +399,7 @@ async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) 
         .uri()
         .path_and_query()
         .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
-    let public_download = crate::api::is_browser_download(&shared, &path);
+    let public_download = shared.is_browser_download(&path);
     let auth = check_auth(&shared, &req);
     let mut ticket = Ticket {
         method: method.to_string(),
@@ -541,31 +421,16 @@ async fn front(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) 
             Fault::DropMidUpload => return ticket.drop_connection(&shared, fault).await,
             Fault::DropAfterHandling => after_handling = Some(fault.clone()),
             _ => {
-                crate::api::drain(req.into_body()).await;
+                drain(req.into_body()).await;
                 let resp = with_common_headers(&shared, &ticket, fault_response(fault));
                 shared.record(ticket.entry(&shared, resp.status().as_u16(), Some(fault.label())));
                 return resp;
             }
         }
     }
-    let resp = match auth {
-        Auth::Bad => Some(crate::api::error(
-            StatusCode::UNAUTHORIZED,
-            "Bad credentials",
-        )),
-        Auth::Missing
-            if !public_download
-                && (!shared.config.allow_anonymous_reads || method != Method::GET) =>
-        {
-            Some(crate::api::error(
-                StatusCode::UNAUTHORIZED,
-                "Requires authentication",
-            ))
-        }
-        _ => None,
-    };
+    let resp = gate(&shared, &auth, &method, public_download);
     let resp = if let Some(r) = resp {
-        crate::api::drain(req.into_body()).await;
+        drain(req.into_body()).await;
         r
     } else {
         req.extensions_mut().insert(ticket.clone());
@@ -614,7 +479,6 @@ fn with_common_headers(shared: &Shared, ticket: &Ticket, mut resp: Response) -> 
 }
 
 fn fault_response(fault: &Fault) -> Response {
-    use crate::api::error;
     match fault {
         Fault::Status(code) | Fault::StatusLeavingStarter(code) => {
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -654,9 +518,4 @@ fn fault_response(fault: &Fault) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-}
-
-/// A body-less response helper for handlers.
-pub(crate) fn empty(status: StatusCode) -> Response {
-    (status, Body::empty()).into_response()
 }
