@@ -10,6 +10,7 @@ pub mod error;
 pub mod gha;
 pub mod hash;
 pub mod input;
+pub mod kind;
 pub mod logging;
 pub mod manifest;
 pub mod names;

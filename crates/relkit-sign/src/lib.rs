@@ -6,12 +6,14 @@
 pub mod minisig;
 pub mod openpgp;
 mod secret;
+pub mod signer;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use relkit_core::atomic::Staging;
+use relkit_core::input::Limit;
 use relkit_core::{Failure, HasFailure};
 
 /// Sign release files with minisign or OpenPGP, and verify minisign signatures.
@@ -339,28 +341,23 @@ fn report_outputs(kind: &str, key_id: &str, written: &[PathBuf]) -> Result<(), E
     Ok(())
 }
 
-/// Read a small text file; a missing one is an input error naming it.
-fn read_text(path: &Path) -> Result<String, Error> {
-    match fs_err::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(relkit_core::Error::Missing(path.to_path_buf()).into())
-        }
-        Err(e) => Err(relkit_core::Error::Io(e).into()),
-    }
+/// Read a small text file (a key, a signature) with relkit-core's bounds.
+fn read_text(path: &Path, limit: Limit) -> Result<String, Error> {
+    Ok(relkit_core::input::read_text(path, limit)?)
 }
 
 fn run_verify(a: &VerifyArgs) -> Result<(), Error> {
     let public_key = match (&a.public_key, &a.public_key_string) {
-        (Some(path), _) => {
-            minisig::MinisignPublicKey::parse(&read_text(path)?, &format!("`{}`", path.display()))?
-        }
+        (Some(path), _) => minisig::MinisignPublicKey::parse(
+            &read_text(path, Limit::KEY)?,
+            &format!("`{}`", path.display()),
+        )?,
         (None, Some(k)) => minisig::MinisignPublicKey::parse(k, "--public-key-string")?,
         (None, None) => unreachable!("clap requires one of the key flags"),
     };
     for file in &a.files {
         let sig = sig_path(file, ".minisig");
-        let text = read_text(&sig)?;
+        let text = read_text(&sig, Limit::SIGNATURE)?;
         let v = minisig::verify_detailed(file, &sig, &text, &public_key, a.allow_legacy)?;
         println!(
             "`{}`: signature verified (key {}); trusted comment: {}",
