@@ -308,7 +308,8 @@ fn parse_line(line: &str, algo: Algo) -> Result<Line, String> {
 /// Check every line of `sums` (files relative to its folder), in parallel.
 /// Returns one verdict per non-empty line, in file order.
 pub fn check_file(sums: &Path, algo: Algo) -> Result<Vec<Verdict>, Error> {
-    let text = fs_err::read_to_string(sums).map_err(relkit_core::Error::from)?;
+    // issue 10.2: a bounded read of a regular file (never /dev/zero or a fifo).
+    let text = relkit_core::input::read_text(sums, relkit_core::input::Limit::SUMS)?;
     let base = sums.parent().unwrap_or(Path::new(""));
     let lines: Vec<(usize, &str)> = text
         .lines()

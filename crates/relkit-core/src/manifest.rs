@@ -242,7 +242,7 @@ impl Manifest {
 
     /// Read and check a manifest (or part) from `path`.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = fs_err::read_to_string(path)?;
+        let text = crate::input::read_text(path, crate::input::Limit::MANIFEST)?;
         let m: Manifest = serde_json::from_str(&text).map_err(|source| Error::Json {
             path: path.to_path_buf(),
             source,

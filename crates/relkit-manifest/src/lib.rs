@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 use relkit_core::atomic;
 use relkit_core::hash::{self, Algo};
+use relkit_core::input::Limit;
 use relkit_core::manifest::{
     self, Artifact, ArtifactKind, Manifest, Metrics, Signature, SignatureKind,
 };
@@ -173,9 +174,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             public_key_string,
         } => {
             let key = match (public_key, public_key_string) {
-                (Some(path), _) => {
-                    Some(fs_err::read_to_string(path).map_err(relkit_core::Error::from)?)
-                }
+                (Some(path), _) => Some(relkit_core::input::read_text(&path, Limit::KEY)?),
                 (None, key) => key,
             };
             let problems = verify(&manifest, key.as_deref())?;
@@ -559,7 +558,7 @@ pub fn verify(manifest_path: &Path, public_key: Option<&str>) -> Result<Vec<Prob
                         what: format!("signature `{}` is missing", s.file),
                     });
                 } else if let (Some(key), SignatureKind::Minisign) = (&public_key, s.kind) {
-                    let checked = fs_err::read_to_string(&sig_path)
+                    let checked = relkit_core::input::read_text(&sig_path, Limit::SIGNATURE)
                         .map_err(|e| relkit_core::error::one_line(&e))
                         .and_then(|text| {
                             relkit_sign::minisig::verify_detailed(

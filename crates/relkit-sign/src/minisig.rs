@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use minisign::{KeyPair, PublicKey, SecretKey, SecretKeyBox, SignatureBox};
 use relkit_core::atomic::{Staging, io_at};
 use relkit_core::hash::{self, Algo};
+use relkit_core::input::Limit;
 
 use crate::Error;
 use crate::secret::Secret;
@@ -44,13 +45,8 @@ impl MinisignSigner {
     /// environment variable holding its password (needed when it is encrypted).
     pub fn from_file(path: &Path, password_env: Option<&str>) -> Result<Self, Error> {
         let name = format!("`{}`", path.display());
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => Secret::quiet(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(relkit_core::Error::Missing(path.to_path_buf()).into());
-            }
-            Err(e) => return Err(relkit_core::Error::Io(e).into()),
-        };
+        // issue 10.2: bounded, and never /dev/zero or a fifo.
+        let text = Secret::quiet(relkit_core::input::read_text(path, Limit::KEY)?);
         Self::load(&text, &name, password_env)
     }
 
