@@ -42,6 +42,8 @@ use relkit_core::{Failure, HasFailure};
 /// Serve a fake GitHub Releases API on loopback until killed. The first line
 /// on stdout is the base URL (what `GITHUB_API_URL` would be); the state is
 /// at `GET /_fake/state`, the request log at `GET /_fake/log`.
+// Each flag switches one independent GitHub behaviour.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, clap::Parser)]
 #[command(name = "relkit-fake-github", version)]
 pub struct Cli {
@@ -74,6 +76,19 @@ pub struct Cli {
     /// repository.
     #[arg(long)]
     pub anonymous_reads: bool,
+    /// Answer downloads with a 302 to a second loopback listener (GitHub's
+    /// download host), which refuses requests carrying a token.
+    #[arg(long)]
+    pub redirect_downloads: bool,
+    /// Leave `digest` out of asset JSON, like GitHub Enterprise Server.
+    #[arg(long)]
+    pub omit_digest: bool,
+    /// Rename leading and trailing periods of asset names as GitHub does.
+    #[arg(long)]
+    pub rename_dots: bool,
+    /// The repository is private: 404 for callers without the token.
+    #[arg(long)]
+    pub private: bool,
     /// Seed of the random fault RNG.
     #[arg(long, default_value_t = 0)]
     pub fault_seed: u64,
@@ -170,6 +185,10 @@ impl Cli {
             api_prefix: self.api_prefix.trim_end_matches('/').to_owned(),
             allow_anonymous_reads: self.anonymous_reads,
             blob_dir: self.blob_dir.clone(),
+            redirect_downloads: self.redirect_downloads,
+            omit_digest: self.omit_digest,
+            rename_dots: self.rename_dots,
+            private_repo: self.private,
             ..Config::default()
         })
     }

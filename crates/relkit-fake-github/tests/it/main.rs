@@ -6,6 +6,7 @@ mod assets;
 mod bin;
 mod faults;
 mod immutable;
+mod quirks;
 mod releases;
 
 use relkit_fake_github::{Config, FakeGitHub};
