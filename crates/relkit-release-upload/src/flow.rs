@@ -21,8 +21,9 @@ use tracing::{info, warn};
 use url::Url;
 
 use crate::assets::{self, LocalAsset};
-use crate::github::{Asset, GitHub, Release, Token, UploadAttempt, api_error};
-use crate::retry::{Failed, Policy};
+use crate::github::{Asset, GitHub, Release, UploadAttempt, api_error};
+use crate::remote::Remote;
+use crate::retry::Failed;
 use crate::{Args, Error, MakeLatest, Prerelease};
 
 /// Which phase runs.
@@ -43,16 +44,10 @@ pub enum Mode {
 pub struct Options {
     /// The phase.
     pub mode: Mode,
-    /// Repository owner.
-    pub owner: String,
-    /// Repository name.
-    pub repo: String,
+    /// Repository, API and token (never printed), with the retry settings.
+    pub remote: Remote,
     /// Release tag (may come from the release when `release_id` is given).
     pub tag: Option<String>,
-    /// API base URL.
-    pub api_url: Url,
-    /// The token (never printed).
-    pub token: Token,
     /// Files to publish.
     pub assets: Vec<LocalAsset>,
     /// Keep the release a draft.
@@ -75,10 +70,6 @@ pub struct Options {
     pub release_id: Option<u64>,
     /// Commit for a tag that does not exist yet ($GITHUB_SHA).
     pub target_commitish: Option<String>,
-    /// Retries.
-    pub policy: Policy,
-    /// Per-request timeout.
-    pub timeout: Duration,
 }
 
 impl Options {
@@ -111,35 +102,23 @@ impl Options {
 
         let tag = resolve_tag(args, manifest.as_ref().and_then(|m| m.tag.clone()), env)?;
 
-        let repo_full = args
-            .repo
-            .clone()
-            .or_else(|| env("GITHUB_REPOSITORY"))
-            .ok_or_else(|| {
-                relkit_core::Error::invalid("--repo", "not given, and GITHUB_REPOSITORY is not set")
-            })?;
-        let (owner, repo) = split_repo(&repo_full)?;
-
-        let api_raw = args
-            .api_url
-            .clone()
-            .or_else(|| env("GITHUB_API_URL"))
-            .unwrap_or_else(|| "https://api.github.com".to_owned());
-        let api_url = Url::parse(&api_raw)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| {
-                relkit_core::Error::invalid(
-                    "--api-url",
-                    format!("`{api_raw}` is not an http(s) URL"),
-                )
-            })?;
-
-        let token = resolve_token(args, env)?;
-        gha::mask(&token);
-
+        let remote = Remote::from_env(
+            args.repo.as_deref(),
+            args.token_env.as_deref(),
+            args.api_url.as_deref(),
+            env,
+        )?
+        .with_retries(
+            Duration::from_millis(args.retry_base_ms),
+            Duration::from_secs(args.give_up_secs),
+            Duration::from_secs(args.timeout_secs.max(1)),
+        );
+        // Bounded, and never blocking on a fifo (issue 10.2).
         let notes = match &args.notes_file {
-            Some(f) => Some(fs_err::read_to_string(f).map_err(relkit_core::Error::Io)?),
+            Some(f) => Some(relkit_core::input::read_text(
+                f,
+                relkit_core::input::Limit::NOTES,
+            )?),
             None => None,
         };
         let prerelease = match args.prerelease {
@@ -150,14 +129,10 @@ impl Options {
                 .and_then(|t| relkit_core::version::Version::parse("--tag", t).ok())
                 .is_some_and(|v| v.is_prerelease()),
         };
-        let (policy, timeout) = args.retry_policy();
         Ok(Options {
             mode,
-            owner,
-            repo,
+            remote,
             tag,
-            api_url,
-            token: Token::new(token),
             assets: local,
             draft: args.draft,
             prerelease,
@@ -169,8 +144,6 @@ impl Options {
             concurrency: usize::from(args.concurrency),
             release_id: args.release_id,
             target_commitish: env("GITHUB_SHA"),
-            policy,
-            timeout,
         })
     }
 
@@ -218,37 +191,6 @@ fn resolve_tag(
     Ok(tag)
 }
 
-fn resolve_token(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Error> {
-    let token = match &args.token_env {
-        Some(name) => env(name).ok_or_else(|| {
-            relkit_core::Error::invalid("--token-env", format!("`{name}` is not set or empty"))
-        })?,
-        None => env("GITHUB_TOKEN")
-            .or_else(|| env("GH_TOKEN"))
-            .ok_or_else(|| {
-                relkit_core::Error::invalid(
-                    "token",
-                    "none found: set GITHUB_TOKEN or GH_TOKEN, or name the variable with --token-env",
-                )
-            })?,
-    };
-    Ok(token)
-}
-
-fn split_repo(s: &str) -> Result<(String, String), Error> {
-    let ok = |p: &str| {
-        !p.is_empty()
-            && p != "."
-            && p != ".."
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    match s.split_once('/') {
-        Some((o, n)) if ok(o) && ok(n) => Ok((o.to_owned(), n.to_owned())),
-        _ => Err(relkit_core::Error::invalid("--repo", format!("`{s}` is not OWNER/NAME")).into()),
-    }
-}
-
 /// What a run did.
 #[derive(Debug)]
 pub struct Outcome {
@@ -266,14 +208,10 @@ pub struct Outcome {
 
 /// Run the remote part of a resolved run.
 pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
-    let gh = GitHub::new(
-        &opts.api_url,
-        &opts.owner,
-        &opts.repo,
-        opts.token.clone(),
-        opts.policy.clone(),
-        opts.timeout,
-    )?;
+    let gh = opts.remote.client()?;
+    // One read up front tells "this token cannot see the repository" (a
+    // 404 for a private one) from a racing run's deletion (issue 10.6).
+    gh.check_access(&opts.remote.full_name()).await?;
     let create = opts.mode != Mode::Publish;
     let release = match opts.release_id {
         Some(id) => by_id(&gh, opts, id).await?,
@@ -289,78 +227,113 @@ pub async fn execute(opts: &Options) -> Result<Outcome, Error> {
     };
     match opts.mode {
         Mode::CreateDraft => return Ok(outcome),
-        Mode::Upload => {
-            // Upload, then verify; a racing run can still be mid-upload (or
-            // have just removed what it took for a leftover), so a failed
-            // verification re-plans from a fresh listing a few times.
-            let mut round = 0;
-            loop {
-                let remote = gh.list_assets(outcome.release.id).await?;
-                let (todo, skipped) = plan(&gh, opts, &outcome.release, &tag, &remote).await?;
-                if round == 0 {
-                    outcome.skipped = skipped;
-                }
-                outcome.uploaded += upload_all(&gh, opts, &outcome.release, &tag, todo).await?;
-                match verify(&gh, opts, &outcome.release, &tag, Failure::Remote).await {
-                    Ok(verified) => {
-                        outcome.assets = verified;
-                        break;
-                    }
-                    Err(Error::Verify { problems, .. }) if round < 3 => {
-                        let failed = Failed {
-                            reason: format!("verification found {problems}"),
-                            server_wait: None,
-                        };
-                        gh.backoff("verifying the release", round, &failed).await?;
-                        round += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+        Mode::Upload => upload_and_verify(&gh, opts, &tag, &mut outcome).await?,
         Mode::Publish => {
             outcome.assets = verify(&gh, opts, &outcome.release, &tag, Failure::Input).await?;
         }
     }
+    let verified_as_draft = outcome.release.draft;
     if outcome.release.draft && !opts.draft {
-        // A racing run may have published it meanwhile (and an immutable
-        // release refuses even a no-op update).
-        if let Some(now) = gh.get_release(outcome.release.id).await? {
-            outcome.release = now;
-        }
+        publish(&gh, opts, &tag, &mut outcome).await?;
     }
-    if outcome.release.draft && !opts.draft {
-        // Settings given on this run win over the ones the draft was
-        // created with (e.g. by a `create-draft` job).
-        let mut body = json!({ "draft": false });
-        if opts.prerelease_explicit {
-            body["prerelease"] = json!(opts.prerelease);
-        }
-        if let Some(n) = &opts.notes {
-            body["body"] = json!(n);
-        }
-        if let Some(m) = opts.make_latest {
-            body["make_latest"] = json!(m.as_str());
-        }
-        outcome.release = gh.update_release(outcome.release.id, &body).await?;
-        if outcome.release.draft {
-            return Err(Error::Api {
-                what: format!("publishing release {}", outcome.release.id),
-                status: 200,
-                message: "the release is still a draft".into(),
-            });
-        }
-        outcome.published = true;
-        info!("published release `{tag}` (id {})", outcome.release.id);
+    if verified_as_draft && !outcome.release.draft {
+        // A draft's download URLs (`…/download/untagged-…/`) die when it is
+        // published: report the published ones (issue 9.3).
+        refresh_assets(&gh, &mut outcome).await?;
     }
     Ok(outcome)
+}
+
+/// Upload, then verify; a racing run can still be mid-upload (or have just
+/// removed what it took for a leftover), so a failed verification re-plans
+/// from a fresh listing a few times.
+async fn upload_and_verify(
+    gh: &GitHub,
+    opts: &Options,
+    tag: &str,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    let mut round = 0;
+    loop {
+        let remote = gh.list_assets(outcome.release.id).await?;
+        let (todo, skipped) = plan(gh, opts, &outcome.release, tag, &remote).await?;
+        if round == 0 {
+            outcome.skipped = skipped;
+        }
+        outcome.uploaded += upload_all(gh, opts, &outcome.release, tag, todo).await?;
+        match verify(gh, opts, &outcome.release, tag, Failure::Remote).await {
+            Ok(verified) => {
+                outcome.assets = verified;
+                return Ok(());
+            }
+            Err(Error::Verify { problems, .. }) if round < 3 => {
+                let failed = Failed {
+                    reason: format!("verification found {problems}"),
+                    server_wait: None,
+                };
+                gh.backoff("verifying the release", round, &failed).await?;
+                round += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Publish the verified draft, unless a racing run already did.
+async fn publish(
+    gh: &GitHub,
+    opts: &Options,
+    tag: &str,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    // A racing run may have published it meanwhile (and an immutable
+    // release refuses even a no-op update).
+    if let Some(now) = gh.get_release(outcome.release.id).await? {
+        outcome.release = now;
+    }
+    if !outcome.release.draft {
+        return Ok(());
+    }
+    // Settings given on this run win over the ones the draft was created
+    // with (e.g. by a `create-draft` job).
+    let mut body = json!({ "draft": false });
+    if opts.prerelease_explicit {
+        body["prerelease"] = json!(opts.prerelease);
+    }
+    if let Some(n) = &opts.notes {
+        body["body"] = json!(n);
+    }
+    if let Some(m) = opts.make_latest {
+        body["make_latest"] = json!(m.as_str());
+    }
+    outcome.release = gh.update_release(outcome.release.id, &body).await?;
+    if outcome.release.draft {
+        return Err(Error::StillDraft {
+            id: outcome.release.id,
+        });
+    }
+    outcome.published = true;
+    info!("published release `{tag}` (id {})", outcome.release.id);
+    Ok(())
+}
+
+/// Re-read the release's assets, so the outcome carries their current URLs.
+async fn refresh_assets(gh: &GitHub, outcome: &mut Outcome) -> Result<(), Error> {
+    let fresh = gh.list_assets(outcome.release.id).await?;
+    let by_id: BTreeMap<u64, &Asset> = fresh.iter().map(|a| (a.id, a)).collect();
+    for (_, remote) in &mut outcome.assets {
+        if let Some(now) = by_id.get(&remote.id) {
+            *remote = (*now).clone();
+        }
+    }
+    Ok(())
 }
 
 async fn by_id(gh: &GitHub, opts: &Options, id: u64) -> Result<Release, Error> {
     let r = gh.get_release(id).await?.ok_or_else(|| {
         Error::NoRelease(format!(
-            "--release-id: release {id} does not exist in `{}/{}`",
-            opts.owner, opts.repo
+            "--release-id: release {id} does not exist in `{}`",
+            opts.remote.full_name()
         ))
     })?;
     if let Some(t) = &opts.tag
@@ -377,7 +350,7 @@ async fn by_id(gh: &GitHub, opts: &Options, id: u64) -> Result<Release, Error> {
 
 /// The release every racing run agrees on: the published one, else the
 /// lowest-id draft.
-fn pick(candidates: &[Release]) -> Option<&Release> {
+pub(crate) fn pick(candidates: &[Release]) -> Option<&Release> {
     candidates
         .iter()
         .filter(|r| !r.draft)
@@ -390,17 +363,12 @@ async fn find_or_create(gh: &GitHub, opts: &Options, create: bool) -> Result<Rel
         .tag
         .as_deref()
         .expect("a tag is resolved when no release id is given");
-    let for_tag = |all: Vec<Release>| {
-        all.into_iter()
-            .filter(|r| r.tag_name == tag)
-            .collect::<Vec<_>>()
-    };
-    let mut candidates = for_tag(gh.list_releases().await?);
+    let mut candidates = gh.list_releases(tag).await?;
     if candidates.is_empty() {
         if !create {
             return Err(Error::NoRelease(format!(
-                "no release for tag `{tag}` in `{}/{}` (drafts included); upload first",
-                opts.owner, opts.repo
+                "no release for tag `{tag}` in `{}` (drafts included); upload first",
+                opts.remote.full_name()
             )));
         }
         let mut body =
@@ -417,7 +385,7 @@ async fn find_or_create(gh: &GitHub, opts: &Options, create: bool) -> Result<Rel
         let mine = gh.create_release(&body).await?;
         info!("created draft release {} for `{tag}`", mine.id);
         // List again: a racing run may have created a draft first.
-        candidates = for_tag(gh.list_releases().await?);
+        candidates = gh.list_releases(tag).await?;
         if !candidates.iter().any(|r| r.id == mine.id) {
             // A listing that lags must not make us lose our own draft.
             candidates.push(mine);
@@ -461,6 +429,36 @@ async fn same(gh: &GitHub, local: &LocalAsset, remote: &Asset) -> Result<bool, E
 
 type Todo = Vec<(LocalAsset, Option<Asset>)>;
 
+/// The assets by name, or the names GitHub lists more than once (it never
+/// should: a server that does cannot be verified, issue 10.5).
+pub(crate) fn index_by_name(remote: &[Asset]) -> Result<BTreeMap<&str, &Asset>, Vec<String>> {
+    let mut by_name = BTreeMap::new();
+    let mut dups = Vec::new();
+    for a in remote {
+        if by_name.insert(a.name.as_str(), a).is_some() && !dups.contains(&a.name) {
+            dups.push(a.name.clone());
+        }
+    }
+    if dups.is_empty() {
+        Ok(by_name)
+    } else {
+        Err(dups)
+    }
+}
+
+fn duplicates(release: &Release, tag: &str, dups: &[String]) -> Error {
+    let names: Vec<String> = dups.iter().map(|n| format!("`{n}`")).collect();
+    Error::Verify {
+        tag: tag.to_owned(),
+        id: release.id,
+        problems: format!(
+            "GitHub lists {} more than once, so no copy can be trusted",
+            names.join(", ")
+        ),
+        failure: Failure::Remote,
+    }
+}
+
 /// Decide what to upload; refuse differing assets without `--replace`, and
 /// any change to a published immutable release.
 async fn plan(
@@ -470,7 +468,7 @@ async fn plan(
     tag: &str,
     remote: &[Asset],
 ) -> Result<(Todo, usize), Error> {
-    let by_name: BTreeMap<&str, &Asset> = remote.iter().map(|a| (a.name.as_str(), a)).collect();
+    let by_name = index_by_name(remote).map_err(|d| duplicates(release, tag, &d))?;
     let mut todo = Vec::new();
     let (mut missing, mut differs, mut skipped) = (Vec::new(), Vec::new(), 0);
     for local in &opts.assets {
@@ -521,10 +519,10 @@ async fn plan(
 
 fn upload_url(release: &Release) -> Result<Url, Error> {
     let raw = release.upload_url.split('{').next().unwrap_or("");
-    Url::parse(raw).map_err(|e| Error::Api {
-        what: format!("reading release {}", release.id),
-        status: 200,
-        message: format!("bad upload_url `{raw}`: {e}"),
+    Url::parse(raw).map_err(|e| Error::BadUploadUrl {
+        id: release.id,
+        url: release.upload_url.clone(),
+        reason: e.to_string(),
     })
 }
 
@@ -544,10 +542,14 @@ async fn upload_all(
     let _group = gha::group(&format!("Uploading {} asset(s) to `{tag}`", todo.len()));
     let mut results = futures_util::stream::iter(todo)
         .map(|(asset, leftover)| {
-            let url = &url;
+            let target = Target {
+                url: &url,
+                release: release.id,
+                tag,
+            };
             let bar = &bar;
             async move {
-                let r = upload_one(gh, opts, url, tag, &asset, leftover).await;
+                let r = upload_one(gh, opts, &target, &asset, leftover).await;
                 bar.inc(asset.size);
                 r
             }
@@ -563,24 +565,24 @@ async fn upload_all(
     Ok(uploaded)
 }
 
+/// Where uploads go: the release (carried, never re-parsed from the URL).
+struct Target<'a> {
+    url: &'a Url,
+    release: u64,
+    tag: &'a str,
+}
+
 /// Upload one asset until it is there with the right digest. Returns whether
 /// this run uploaded it (false: a racing run did). `existing` is the remote
 /// asset of that name seen when planning.
-///
-/// A remote asset that is not `uploaded` is either a leftover of a failed
-/// upload or a racing run's upload in progress (GitHub shows both as
-/// `starter`). Deleting it at once would kill the racer's upload, so it is
-/// deleted only when seen unchanged twice, a grace period apart.
 async fn upload_one(
     gh: &GitHub,
     opts: &Options,
-    url: &Url,
-    tag: &str,
+    target: &Target<'_>,
     asset: &LocalAsset,
     existing: Option<Asset>,
 ) -> Result<bool, Error> {
     let what = format!("uploading `{}`", asset.name);
-    let release = release_id(url);
     let mut existing = existing;
     let mut attempt = 0;
     let mut suspect: Option<u64> = None;
@@ -588,115 +590,166 @@ async fn upload_one(
     loop {
         if look {
             existing = gh
-                .list_assets(release)
+                .list_assets(target.release)
                 .await?
                 .into_iter()
                 .find(|a| a.name == asset.name);
         }
         look = true;
-        if let Some(e) = existing.take() {
-            if e.is_uploaded() {
-                if same(gh, asset, &e).await? {
-                    info!("`{}` is already uploaded with the same sha256", asset.name);
-                    return Ok(false);
-                }
-                if !opts.replace {
-                    return Err(Error::Differs {
-                        tag: tag.to_owned(),
-                        names: vec![asset.name.clone()],
-                    });
-                }
-                info!("replacing `{}`", e.name);
-                gh.delete_asset(&e).await?;
-            } else if suspect == Some(e.id) {
-                info!(
-                    "deleting leftover `{}` (state `{}`, id {})",
-                    e.name, e.state, e.id
-                );
-                gh.delete_asset(&e).await?;
-            } else {
-                suspect = Some(e.id);
-                // Long enough for a racing upload of this size to finish.
-                let grace = Duration::from_millis(asset.size / 4096)
-                    .clamp(Duration::from_millis(50), Duration::from_secs(60));
-                let failed = Failed {
-                    reason: format!(
-                        "`{}` is in state `{}` (a failed or a racing upload)",
-                        e.name, e.state
-                    ),
-                    server_wait: Some(grace),
-                };
-                gh.backoff(&what, attempt, &failed).await?;
-                attempt += 1;
-                continue;
-            }
-        }
-        let failed = match gh.upload_once(url, asset).await? {
-            UploadAttempt::Done(remote, sent) => {
-                let expected = asset.record_sha256(sent.clone());
-                if expected != sent {
-                    return Err(relkit_core::Error::invalid(
-                        format!("`{}`", asset.path.display()),
-                        format!("sha256 is {sent}, but the manifest says {expected}"),
-                    )
-                    .into());
-                }
-                match remote.sha256() {
-                    Some(d) if d != sent => Failed {
-                        reason: format!("GitHub stored sha256 {d}, but {sent} was sent"),
-                        server_wait: None,
-                    },
-                    _ => {
-                        info!("uploaded `{}` ({} bytes)", asset.name, asset.size);
-                        return Ok(true);
+        let failed = match existing.take() {
+            Some(e) => clear_the_way(gh, opts, target, asset, e, &mut suspect).await?,
+            None => Way::Clear,
+        };
+        let failed = match failed {
+            Way::Done => return Ok(false),
+            Way::Wait(f) => f,
+            Way::Clear => match gh.upload_once(target.url, asset).await? {
+                UploadAttempt::Done(remote, sent) => match accepted(asset, &remote, sent)? {
+                    None => return Ok(true),
+                    Some(f) => f,
+                },
+                UploadAttempt::Transient(f) => f,
+                UploadAttempt::Refused(resp) => {
+                    match refused(gh, target, asset, &what, &resp).await? {
+                        Some(f) => f,
+                        None => return Ok(false),
                     }
                 }
-            }
-            UploadAttempt::Transient(f) => f,
-            // A racing run (or our own attempt whose answer was lost) holds
-            // the name; a 404 means a racer deleted our upload in progress.
-            UploadAttempt::Refused(resp) if resp.already_exists() || resp.status == 404 => Failed {
-                reason: format!("HTTP {} {}", resp.status, resp.message()),
-                server_wait: None,
             },
-            UploadAttempt::Refused(resp) => {
-                // A racing run may have published an immutable release.
-                if let Some(r) = gh.get_release(release).await?
-                    && r.immutable
-                    && !r.draft
-                {
-                    // Fine if a racer already put the same file there.
-                    let assets = gh.list_assets(release).await?;
-                    if let Some(e) = assets.iter().find(|a| a.name == asset.name)
-                        && same(gh, asset, e).await?
-                    {
-                        info!("`{}` is already in the published release", asset.name);
-                        return Ok(false);
-                    }
-                    return Err(Error::Immutable {
-                        tag: tag.to_owned(),
-                        id: r.id,
-                        problems: format!("missing: {}", asset.name),
-                    });
-                }
-                return Err(api_error(&what, &resp));
-            }
         };
         gh.backoff(&what, attempt, &failed).await?;
         attempt += 1;
     }
 }
 
-/// The release id in an upload URL (`…/releases/{id}/assets`).
-fn release_id(url: &Url) -> u64 {
-    url.path_segments()
-        .and_then(|s| {
-            let segs: Vec<&str> = s.collect();
-            segs.iter()
-                .rposition(|s| *s == "releases")
-                .and_then(|i| segs.get(i + 1)?.parse().ok())
-        })
-        .unwrap_or(0)
+/// What to do about a remote asset that holds the name.
+enum Way {
+    /// It is the same file: nothing to upload.
+    Done,
+    /// It is gone now: upload.
+    Clear,
+    /// Wait, then look again.
+    Wait(Failed),
+}
+
+/// Make room for an upload. A remote asset that is not `uploaded` is either
+/// a leftover of a failed upload or a racing run's upload in progress
+/// (GitHub shows both as `starter`). Deleting it at once would kill the
+/// racer's upload, so it is deleted only when seen unchanged twice, a grace
+/// period apart.
+async fn clear_the_way(
+    gh: &GitHub,
+    opts: &Options,
+    target: &Target<'_>,
+    asset: &LocalAsset,
+    e: Asset,
+    suspect: &mut Option<u64>,
+) -> Result<Way, Error> {
+    if e.is_uploaded() {
+        if same(gh, asset, &e).await? {
+            info!("`{}` is already uploaded with the same sha256", asset.name);
+            return Ok(Way::Done);
+        }
+        if !opts.replace {
+            return Err(Error::Differs {
+                tag: target.tag.to_owned(),
+                names: vec![asset.name.clone()],
+            });
+        }
+        info!("replacing `{}`", e.name);
+        gh.delete_asset(&e).await?;
+    } else if *suspect == Some(e.id) {
+        info!(
+            "deleting leftover `{}` (state `{}`, id {})",
+            e.name, e.state, e.id
+        );
+        gh.delete_asset(&e).await?;
+    } else {
+        *suspect = Some(e.id);
+        // Long enough for a racing upload of this size to finish.
+        let grace = Duration::from_millis(asset.size / 4096)
+            .clamp(Duration::from_millis(50), Duration::from_secs(60));
+        return Ok(Way::Wait(Failed {
+            reason: format!(
+                "`{}` is in state `{}` (a failed or a racing upload)",
+                e.name, e.state
+            ),
+            server_wait: Some(grace),
+        }));
+    }
+    Ok(Way::Clear)
+}
+
+/// Check a 201: the bytes sent are the manifest's, and GitHub stored them.
+/// `Some` when GitHub stored something else (retry).
+fn accepted(asset: &LocalAsset, remote: &Asset, sent: String) -> Result<Option<Failed>, Error> {
+    let expected = asset.record_sha256(sent.clone());
+    if expected != sent {
+        return Err(relkit_core::Error::invalid(
+            format!("`{}`", asset.path.display()),
+            format!("sha256 is {sent}, but the manifest says {expected}"),
+        )
+        .into());
+    }
+    match remote.sha256() {
+        Some(d) if d != sent => Ok(Some(Failed {
+            reason: format!("GitHub stored sha256 {d}, but {sent} was sent"),
+            server_wait: None,
+        })),
+        _ => {
+            info!("uploaded `{}` ({} bytes)", asset.name, asset.size);
+            Ok(None)
+        }
+    }
+}
+
+/// Act on a refused upload: `Some` to retry, `None` when a racer already
+/// put the same file there, an error otherwise.
+async fn refused(
+    gh: &GitHub,
+    target: &Target<'_>,
+    asset: &LocalAsset,
+    what: &str,
+    resp: &crate::github::Resp,
+) -> Result<Option<Failed>, Error> {
+    let retry = || {
+        Ok(Some(Failed {
+            reason: format!("HTTP {} {}", resp.status, resp.message()),
+            server_wait: None,
+        }))
+    };
+    // A racing run (or our own attempt whose answer was lost) holds the name.
+    if resp.already_exists() {
+        return retry();
+    }
+    let release = gh.get_release(target.release).await?;
+    match release {
+        // The release itself is gone or hidden: no retry brings it back
+        // (issue 10.6).
+        None => Err(Error::NoRelease(format!(
+            "release {} of `{}` is gone, or the token cannot see it (GitHub answered HTTP {} to {what})",
+            target.release, target.tag, resp.status
+        ))),
+        // Our upload in progress was deleted by a racer.
+        Some(_) if resp.status == 404 => retry(),
+        // A racing run may have published an immutable release.
+        Some(r) if r.immutable && !r.draft => {
+            // Fine if a racer already put the same file there.
+            let assets = gh.list_assets(target.release).await?;
+            if let Some(e) = assets.iter().find(|a| a.name == asset.name)
+                && same(gh, asset, e).await?
+            {
+                info!("`{}` is already in the published release", asset.name);
+                return Ok(None);
+            }
+            Err(Error::Immutable {
+                tag: target.tag.to_owned(),
+                id: r.id,
+                problems: format!("missing: {}", asset.name),
+            })
+        }
+        Some(_) => Err(api_error(what, resp)),
+    }
 }
 
 /// Every local file must be on the release, fully uploaded, with the local
@@ -709,7 +762,7 @@ async fn verify(
     failure: Failure,
 ) -> Result<Vec<(LocalAsset, Asset)>, Error> {
     let remote = gh.list_assets(release.id).await?;
-    let by_name: BTreeMap<&str, &Asset> = remote.iter().map(|a| (a.name.as_str(), a)).collect();
+    let by_name = index_by_name(&remote).map_err(|d| duplicates(release, tag, &d))?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for local in &opts.assets {
@@ -833,32 +886,39 @@ mod tests {
         assert!(pick(&[]).is_none());
     }
 
+    // issue 9.8: a bad upload_url is its own error, not an invented HTTP 200.
     #[test]
-    fn release_id_from_upload_urls() {
-        let gh = Url::parse("https://uploads.github.com/repos/o/r/releases/42/assets").unwrap();
-        assert_eq!(release_id(&gh), 42);
-        let ghes =
-            Url::parse("https://ghe.example.com/api/uploads/repos/o/r/releases/7/assets").unwrap();
-        assert_eq!(release_id(&ghes), 7);
-        let tpl = release(5, true);
+    fn upload_urls() {
         let tpl = Release {
             upload_url: "https://u.example/repos/o/r/releases/5/assets{?name,label}".into(),
-            ..tpl
+            ..release(5, true)
         };
         assert_eq!(
             upload_url(&tpl).unwrap().as_str(),
             "https://u.example/repos/o/r/releases/5/assets"
         );
+        let bad = Release {
+            upload_url: "not a url{?name,label}".into(),
+            ..release(6, true)
+        };
+        let e = upload_url(&bad).unwrap_err();
+        assert!(matches!(e, Error::BadUploadUrl { id: 6, .. }), "{e}");
+        assert!(!e.to_string().contains("200"), "{e}");
+        assert_eq!(relkit_core::HasFailure::failure(&e).code(), 3);
     }
 
+    // issue 10.5: two assets of one name are a verification failure.
     #[test]
-    fn repo_names() {
-        assert_eq!(
-            split_repo("octo/demo").unwrap(),
-            ("octo".into(), "demo".into())
-        );
-        for bad in ["octo", "octo/", "/demo", "a/b/c", "a/..", "a b/c"] {
-            assert!(split_repo(bad).is_err(), "{bad}");
-        }
+    fn duplicate_asset_names_are_found() {
+        let asset = |id: u64, name: &str| -> Asset {
+            serde_json::from_value(json!({ "id": id, "name": name, "state": "uploaded" })).unwrap()
+        };
+        let ok = [asset(1, "a"), asset(2, "b")];
+        assert_eq!(index_by_name(&ok).unwrap().len(), 2);
+        let dup = [asset(1, "a"), asset(2, "b"), asset(3, "a"), asset(4, "a")];
+        assert_eq!(index_by_name(&dup).unwrap_err(), ["a"]);
+        let e = duplicates(&release(9, true), "v1", &["a".into()]);
+        assert!(e.to_string().contains("`a` more than once"), "{e}");
+        assert_eq!(relkit_core::HasFailure::failure(&e).code(), 3);
     }
 }

@@ -25,12 +25,11 @@ use url::Url;
 
 use crate::Error;
 use crate::assets::LocalAsset;
+use crate::page::{Bounds, HasId, Pager, next_page, page_url};
 use crate::retry::{self, Failed, Policy};
 
 /// The API version relkit speaks.
-const API_VERSION: &str = "2022-11-28";
-/// Items per page when listing.
-const PER_PAGE: usize = 100;
+pub(crate) const API_VERSION: &str = "2022-11-28";
 /// Read size when streaming a file into an upload.
 const CHUNK: usize = 256 * 1024;
 
@@ -43,7 +42,13 @@ impl Token {
     pub fn new(value: String) -> Self {
         Token(value)
     }
-    fn bearer(&self) -> Result<HeaderValue, Error> {
+    /// Whether the token can be sent in an `Authorization` header: visible
+    /// ASCII only (GitHub's tokens are), so no line break, control
+    /// character or stray non-ASCII byte from a pasted secret.
+    pub(crate) fn is_header_safe(&self) -> bool {
+        !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_graphic())
+    }
+    pub(crate) fn bearer(&self) -> Result<HeaderValue, Error> {
         let mut v = HeaderValue::from_str(&format!("Bearer {}", self.0)).map_err(|_| {
             relkit_core::Error::invalid(
                 "token",
@@ -107,6 +112,9 @@ pub struct Asset {
     /// Download URL.
     #[serde(default)]
     pub browser_download_url: String,
+    /// The content type given at upload.
+    #[serde(default)]
+    pub content_type: String,
 }
 
 impl Asset {
@@ -182,10 +190,11 @@ pub enum UploadAttempt {
 /// A client for one repository.
 pub struct GitHub {
     octo: Octocrab,
-    http: reqwest::Client,
-    token: Token,
-    api: Url,
-    repo_path: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: Token,
+    /// The API base URL, ending with `/`.
+    pub(crate) api: Url,
+    pub(crate) repo_path: String,
     policy: Policy,
     timeout: Duration,
 }
@@ -200,6 +209,14 @@ impl GitHub {
         policy: Policy,
         timeout: Duration,
     ) -> Result<Self, Error> {
+        // octocrab panics on a token that is no header value: refuse first.
+        if !token.is_header_safe() {
+            return Err(relkit_core::Error::invalid(
+                "token",
+                "holds a character that cannot be sent in an HTTP header",
+            )
+            .into());
+        }
         let base = api.as_str().trim_end_matches('/');
         let octo = Octocrab::builder()
             .base_uri(base)
@@ -222,6 +239,9 @@ impl GitHub {
             .user_agent(concat!("relkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             .read_timeout(timeout)
+            // Redirects are followed by hand: the token must not travel to
+            // another host (see `download_once`).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
         let mut api = api.clone();
@@ -355,46 +375,77 @@ impl GitHub {
     }
 
     fn parse<T: DeserializeOwned>(what: &str, r: &Resp) -> Result<T, Error> {
-        serde_json::from_str(&r.body).map_err(|e| Error::Api {
+        serde_json::from_str(&r.body).map_err(|e| Error::Unexpected {
             what: what.to_owned(),
-            status: r.status,
-            message: format!("unexpected response: {e}"),
+            problem: format!(
+                "HTTP {} with a body that is not what GitHub sends: {e}",
+                r.status
+            ),
         })
     }
 
-    async fn list<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<Vec<T>, Error> {
+    /// Every item of a listing that `keep` accepts, following pages
+    /// within `bounds` (see [`crate::page`]).
+    async fn list<T: DeserializeOwned + HasId>(
+        &self,
+        what: &str,
+        path: &str,
+        bounds: Bounds,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, Error> {
+        let paging = |problem: String| Error::Paging {
+            what: what.to_owned(),
+            problem,
+        };
+        let first = page_url(path, 1);
+        let mut pager = Pager::new(bounds, &first);
         let mut out = Vec::new();
-        for page in 1.. {
-            let r = self
-                .expect(
-                    what,
-                    Method::GET,
-                    &format!("{path}?per_page={PER_PAGE}&page={page}"),
-                    None,
-                    &[200],
-                )
-                .await?;
+        let mut next = Some(first);
+        let mut page = 1;
+        while let Some(url) = next.take() {
+            let r = self.expect(what, Method::GET, &url, None, &[200]).await?;
             let items: Vec<T> = Self::parse(what, &r)?;
-            let n = items.len();
-            out.extend(items);
-            // Follow `Link: rel="next"` when present (a server may cap
-            // per_page); without one, a short page is the last.
-            let more = match r.headers.get(header::LINK).and_then(|v| v.to_str().ok()) {
-                Some(link) => link.contains("rel=\"next\""),
-                None => n >= PER_PAGE,
-            };
-            if !more || n == 0 {
+            let len = items.len();
+            let new = pager.admit(items).map_err(paging)?;
+            if new.is_empty() {
                 break;
             }
+            out.extend(new.into_iter().filter(&keep));
+            next = next_page(&self.api, &r.headers, path, page, len)
+                .map_err(paging)?
+                .filter(|n| pager.fresh(n));
+            page += 1;
         }
         Ok(out)
     }
 
-    /// Every release of the repository, drafts included (the token must be
-    /// allowed to push, or GitHub hides drafts).
-    pub async fn list_releases(&self) -> Result<Vec<Release>, Error> {
-        self.list("listing releases", &format!("{}/releases", self.repo_path))
-            .await
+    /// Every release of `tag`, drafts included (the token must be allowed
+    /// to push, or GitHub hides drafts).
+    pub async fn list_releases(&self, tag: &str) -> Result<Vec<Release>, Error> {
+        let path = format!("{}/releases", self.repo_path);
+        self.list(
+            "listing releases",
+            &path,
+            Bounds::RELEASES,
+            |r: &Release| r.tag_name == tag,
+        )
+        .await
+    }
+
+    /// Check once, up front, that the token can see the repository: GitHub
+    /// answers 404 (not 401) for a private repository the token cannot see,
+    /// which later calls would take for a race (issue 10.6).
+    pub async fn check_access(&self, full_name: &str) -> Result<(), Error> {
+        let what = "checking access to the repository";
+        let r = self.call(what, Method::GET, &self.repo_path, None).await?;
+        match r.status {
+            200 => Ok(()),
+            403 | 404 => Err(Error::NoAccess {
+                repo: full_name.to_owned(),
+                status: r.status,
+            }),
+            _ => Err(api_error(what, &r)),
+        }
     }
 
     /// One release by id; `None` when it does not exist.
@@ -460,11 +511,9 @@ impl GitHub {
 
     /// Every asset of a release.
     pub async fn list_assets(&self, release: u64) -> Result<Vec<Asset>, Error> {
-        self.list(
-            "listing assets",
-            &format!("{}/releases/{release}/assets", self.repo_path),
-        )
-        .await
+        let path = format!("{}/releases/{release}/assets", self.repo_path);
+        self.list("listing assets", &path, Bounds::ASSETS, |_: &Asset| true)
+            .await
     }
 
     /// Delete an asset; one that is already gone counts as deleted.
@@ -569,77 +618,11 @@ impl GitHub {
         }
         Ok(UploadAttempt::Refused(resp))
     }
-
-    /// The sha256 of an asset's content, downloaded (for servers that report
-    /// no `digest`).
-    pub async fn download_sha256(&self, asset: &Asset) -> Result<String, Error> {
-        let what = format!("downloading asset `{}` to check it", asset.name);
-        let url = self
-            .api
-            .join(&format!(
-                "{}/releases/assets/{}",
-                self.repo_path.trim_start_matches('/'),
-                asset.id
-            ))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut attempt = 0;
-        loop {
-            let failed = match self.download_once(&url).await {
-                Ok(Ok(hex)) => return Ok(hex),
-                Ok(Err(resp))
-                    if !retry::retryable_status(resp.status, &resp.headers, &resp.body) =>
-                {
-                    return Err(api_error(&what, &resp));
-                }
-                Ok(Err(resp)) => Failed {
-                    reason: format!("HTTP {}", resp.status),
-                    server_wait: retry::server_wait(resp.status, &resp.headers, &resp.body),
-                },
-                Err(reason) => Failed {
-                    reason,
-                    server_wait: None,
-                },
-            };
-            self.backoff(&what, attempt, &failed).await?;
-            attempt += 1;
-        }
-    }
-
-    async fn download_once(&self, url: &Url) -> Result<Result<String, Resp>, String> {
-        let res = self
-            .http
-            .get(url.clone())
-            .header(
-                header::AUTHORIZATION,
-                self.token.bearer().map_err(|e| e.to_string())?,
-            )
-            .header(header::ACCEPT, "application/octet-stream")
-            .header("x-github-api-version", API_VERSION)
-            .send()
-            .await
-            .map_err(transport_reason)?;
-        let status = res.status().as_u16();
-        if status != 200 {
-            let headers = res.headers().clone();
-            let body = res.text().await.unwrap_or_default();
-            return Ok(Err(Resp {
-                status,
-                headers,
-                body,
-            }));
-        }
-        let mut hasher = Algo::Sha256.hasher();
-        let mut stream = res.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            hasher.update(&chunk.map_err(transport_reason)?);
-        }
-        Ok(Ok(hasher.finish_hex()))
-    }
 }
 
 /// A transport failure in words, without the URL (it may carry a query we
 /// do not want in logs) and without any header.
-fn transport_reason(e: reqwest::Error) -> String {
+pub(crate) fn transport_reason(e: reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

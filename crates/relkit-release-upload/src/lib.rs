@@ -1,20 +1,32 @@
 //! relkit-release-upload: publish files as the assets of one GitHub Release,
 //! safely under racing matrix jobs, re-runs, flaky networks and immutable
 //! releases. See [`run`] for the whole flow.
+//!
+//! Besides the CLI, two blocking calls for `relkit finalize`, each against a
+//! [`Remote`] resolved like the CLI resolves its flags:
+//! - [`check_access`]: can the token see the repository? (one GET);
+//! - [`keep_published_signatures`]: reuse the signatures a release already
+//!   publishes for files that did not change, since a new signing would
+//!   differ and a (possibly immutable) release would refuse it.
 
 pub mod assets;
+mod download;
 mod flow;
 pub mod github;
+mod keep;
+mod page;
+mod remote;
 pub mod retry;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use relkit_core::{Failure, HasFailure};
 
 pub use flow::{Options, Outcome, execute};
 pub use github::Token;
+pub use keep::KeepCandidate;
+pub use remote::Remote;
 
 /// Upload release assets to GitHub: find or create the draft release for a
 /// tag, upload what is missing, verify every digest, then publish.
@@ -278,6 +290,57 @@ pub enum Error {
     /// No release to work on.
     #[error("{0}")]
     NoRelease(String),
+    /// The token cannot see the repository; GitHub answers 404 rather than
+    /// 401 or 403 for a private repository the token has no access to.
+    #[error(
+        "the token cannot see `{repo}` (GitHub answered HTTP {status}; a private repository looks missing to a token without access): check the repository name and the token's permissions"
+    )]
+    NoAccess {
+        /// `OWNER/NAME`.
+        repo: String,
+        /// The status GitHub answered.
+        status: u16,
+    },
+    /// A listing did not end within its bounds, or its links were broken.
+    #[error("{what}: {problem}")]
+    Paging {
+        /// What was being listed.
+        what: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// A download did not deliver the asset's bytes.
+    #[error("downloading asset `{name}`: {problem}")]
+    Download {
+        /// The asset name.
+        name: String,
+        /// What was wrong with the answer.
+        problem: String,
+    },
+    /// GitHub answered something its API never sends.
+    #[error("{what}: {problem}")]
+    Unexpected {
+        /// What we were doing.
+        what: String,
+        /// What was unexpected.
+        problem: String,
+    },
+    /// GitHub accepted the publish, but the release stayed a draft.
+    #[error("publishing release {id}: GitHub answered 200, but the release is still a draft")]
+    StillDraft {
+        /// The release id.
+        id: u64,
+    },
+    /// A release's `upload_url` is not a URL.
+    #[error("release {id}: its upload_url `{url}` is not a URL: {reason}")]
+    BadUploadUrl {
+        /// The release id.
+        id: u64,
+        /// The template as GitHub sent it.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// GitHub answered with an error that retrying will not fix.
     #[error("{what}: GitHub answered HTTP {status}: {message}")]
     Api {
@@ -312,7 +375,13 @@ impl HasFailure for Error {
             {
                 Failure::Input
             }
-            Error::Api { .. } | Error::GaveUp { .. } => Failure::Remote,
+            Error::Api { .. }
+            | Error::GaveUp { .. }
+            | Error::Paging { .. }
+            | Error::Download { .. }
+            | Error::Unexpected { .. }
+            | Error::StillDraft { .. }
+            | Error::BadUploadUrl { .. } => Failure::Remote,
             Error::Verify { failure, .. } => *failure,
             Error::Internal(_) => Failure::Internal,
             _ => Failure::Input,
@@ -335,25 +404,48 @@ pub fn run_with_env(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<()
     };
     // Everything local is checked here, before any request.
     let opts = Options::resolve(mode, &args, env)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let outcome = runtime.block_on(execute(&opts))?;
+    let outcome = block_on(execute(&opts))?;
     outcome.report(&opts)
 }
 
-impl Args {
-    fn retry_policy(&self) -> (retry::Policy, Duration) {
-        (
-            retry::Policy::new(
-                Duration::from_millis(self.retry_base_ms),
-                Duration::from_secs(self.give_up_secs),
-            ),
-            Duration::from_secs(self.timeout_secs.max(1)),
-        )
-    }
+/// Check that `remote`'s token can see its repository: one GET of the
+/// repository. A 401 (a bad token), 403 or 404 (GitHub's answer for a
+/// private repository the token cannot see) is an input error, exit 1,
+/// naming `OWNER/NAME` and never the token. Blocking: runs its own runtime.
+pub fn check_access(remote: &Remote) -> Result<(), Error> {
+    block_on(async { remote.client()?.check_access(&remote.full_name()).await })
+}
+
+/// For each candidate whose signed file the release for `tag` already
+/// publishes unchanged (an `uploaded` asset `signed_name` whose digest is
+/// `sha256:<signed_sha256>`) next to an `uploaded` asset `signature_name`,
+/// download that signature (at most 64 KiB; redirects followed without the
+/// token) and write it atomically to the candidate's `dest`. Returns the
+/// signature names kept, in candidate order; no release for the tag keeps
+/// nothing.
+///
+/// The release is found as the upload finds it: by listing (drafts
+/// included), a published release first, else the lowest-id draft.
+/// Signatures (minisign, OpenPGP) differ on every signing, so a re-run must
+/// reuse the published one of an unchanged file, or the (possibly
+/// immutable) release would refuse the new one. Blocking: runs its own
+/// runtime.
+pub fn keep_published_signatures(
+    remote: &Remote,
+    tag: &str,
+    candidates: &[KeepCandidate],
+) -> Result<Vec<String>, Error> {
+    block_on(async { keep::keep(&remote.client()?, tag, candidates).await })
+}
+
+/// Run `fut` on a small runtime of its own.
+fn block_on<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?
+        .block_on(fut)
 }
 
 #[cfg(test)]
