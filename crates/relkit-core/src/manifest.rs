@@ -251,8 +251,9 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Check what the type system cannot: the version, the digests, and
-    /// that no file path escapes the manifest's folder.
+    /// Check what the type system cannot: the version, the tag, the
+    /// digests, that asset names are plain file names, and that no file path
+    /// escapes the manifest's folder.
     pub fn check(&self, path: &Path) -> Result<(), Error> {
         let at = |field: String, msg: String| {
             Error::invalid(format!("`{}`: {field}", path.display()), msg)
@@ -266,8 +267,16 @@ impl Manifest {
                 ),
             ));
         }
+        if let Some(tag) = &self.tag {
+            crate::names::check_tag(&format!("`{}`: tag", path.display()), tag)?;
+        }
         for (i, a) in self.artifacts.iter().enumerate() {
             let field = |f: &str| format!("artifacts[{i}].{f}");
+            // issue 10.4: an asset name `../x` was accepted.
+            crate::names::check_file_name(
+                &format!("`{}`: {}", path.display(), field("name")),
+                &a.name,
+            )?;
             if !is_hex(&a.sha256, 64) {
                 return Err(at(
                     field("sha256"),
@@ -368,6 +377,20 @@ mod tests {
         let e = m.check(Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("artifacts[0].sha256: `XYZ`"), "{e}");
         m.artifacts[0].sha256 = "a".repeat(64);
+        m.artifacts[0].name = "../x".into();
+        let e = m.check(Path::new("m.json")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("`m.json`: artifacts[0].name: `../x` is not a plain"),
+            "{e}"
+        );
+        m.artifacts[0].name = "ok".into();
+        m.tag = Some("v1.0.lock".into());
+        let e = m.check(Path::new("m.json")).unwrap_err().to_string();
+        assert!(
+            e.starts_with("`m.json`: tag: `v1.0.lock` is not a valid git tag"),
+            "{e}"
+        );
+        m.tag = None;
         m.schema_version = 9;
         assert!(
             m.check(Path::new("m.json"))

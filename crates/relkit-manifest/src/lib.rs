@@ -127,6 +127,44 @@ pub enum Error {
         /// Its value.
         theirs: String,
     },
+    /// Two parts give one file different asset names.
+    #[error("`{file}` is named `{a}` in `{}` but `{b}` in `{}`", first.display(), second.display())]
+    Renamed {
+        /// The artifact file.
+        file: String,
+        /// First source naming it.
+        first: PathBuf,
+        /// Its name there.
+        a: String,
+        /// Second source.
+        second: PathBuf,
+        /// Its name there.
+        b: String,
+    },
+    /// Two different files would be uploaded under one asset name.
+    #[error("asset name `{name}` is given to both `{file_a}` (in `{}`) and `{file_b}` (in `{}`)", first.display(), second.display())]
+    SameName {
+        /// The asset name.
+        name: String,
+        /// The first file.
+        file_a: String,
+        /// Where it came from.
+        first: PathBuf,
+        /// The second file.
+        file_b: String,
+        /// Where it came from.
+        second: PathBuf,
+    },
+    /// `create` was given one file twice.
+    #[error("`{file}` is given twice: as `{}` and as `{}`", first.display(), second.display())]
+    Twice {
+        /// The file, relative to the manifest.
+        file: String,
+        /// The first argument naming it.
+        first: PathBuf,
+        /// The second.
+        second: PathBuf,
+    },
     /// Verification found problems.
     #[error("`{}`: {count} problem(s) found", manifest.display())]
     VerifyFailed {
@@ -214,12 +252,24 @@ fn write(output: &Path, m: &Manifest) -> Result<(), Error> {
     Ok(())
 }
 
-fn apply_release(m: &mut Manifest, release: &ReleaseArgs, repo: &Path) {
-    let tag = release.tag.clone().or_else(|| {
-        std::env::var("GITHUB_REF")
-            .ok()
-            .and_then(|r| r.strip_prefix("refs/tags/").map(str::to_owned))
-    });
+fn apply_release(m: &mut Manifest, release: &ReleaseArgs, repo: &Path) -> Result<(), Error> {
+    // issue 10.8: tags git and GitHub refuse (`v1/../../x`, `v1.0.lock`) passed.
+    let tag = match &release.tag {
+        Some(tag) => {
+            relkit_core::names::check_tag("--tag", tag)?;
+            Some(tag.clone())
+        }
+        None => match std::env::var("GITHUB_REF") {
+            Ok(r) => match r.strip_prefix("refs/tags/") {
+                Some(tag) => {
+                    relkit_core::names::check_tag("GITHUB_REF", tag)?;
+                    Some(tag.to_owned())
+                }
+                None => None,
+            },
+            Err(_) => None,
+        },
+    };
     if tag.is_some() {
         m.tag = tag;
     }
@@ -227,6 +277,7 @@ fn apply_release(m: &mut Manifest, release: &ReleaseArgs, repo: &Path) {
     if commit.is_some() {
         m.commit = commit;
     }
+    Ok(())
 }
 
 /// Build a manifest listing `files`, with paths relative to `output`'s folder.
@@ -241,8 +292,9 @@ pub fn create(
     let version = Version::parse("--version", version)?;
     let epoch = buildtime::build_epoch(Path::new("."))?;
     let mut m = Manifest::new(name, &version.to_string(), buildtime::rfc3339(epoch)?);
-    apply_release(&mut m, release, Path::new("."));
+    apply_release(&mut m, release, Path::new("."))?;
     m.artifacts = describe_files(files, output, name, &version.to_string())?;
+    check_create_unique(files, &m.artifacts)?;
     attach_signatures(&mut m);
     m.normalize();
     Ok(m)
@@ -333,14 +385,17 @@ pub fn merge(
             insert_unique(&mut by_file, a, part_path)?;
         }
     }
-    let (mut m, _) = merged.expect("clap requires at least one part");
+    let Some((mut m, _)) = merged else {
+        return Err(relkit_core::Error::invalid("PART", "give at least one manifest part").into());
+    };
     let extra = describe_files(add, output, &m.name, &m.version)?;
-    for a in extra {
-        insert_unique(&mut by_file, a, Path::new("--add"))?;
+    for (a, path) in extra.into_iter().zip(add) {
+        insert_unique(&mut by_file, a, path)?;
     }
+    check_unique_names(by_file.values().map(|(a, from)| (a, from.as_path())))?;
     m.artifacts = by_file.into_values().map(|(a, _)| a).collect();
     m.metrics = Some(metrics);
-    apply_release(&mut m, release, Path::new("."));
+    apply_release(&mut m, release, Path::new("."))?;
     attach_signatures(&mut m);
     m.normalize();
     Ok(m)
@@ -356,6 +411,16 @@ fn insert_unique(
             by_file.insert(a.file.clone(), (a, from.to_path_buf()));
         }
         Some((prev, first)) => {
+            // issue 10.4: the first part's name silently won.
+            if prev.name != a.name {
+                return Err(Error::Renamed {
+                    file: a.file,
+                    first: first.clone(),
+                    a: prev.name.clone(),
+                    second: from.to_path_buf(),
+                    b: a.name,
+                });
+            }
             if prev.sha256 != a.sha256 || prev.size != a.size {
                 return Err(Error::Conflict {
                     file: a.file,
@@ -373,6 +438,45 @@ fn insert_unique(
                 prev.target = a.target;
             }
             prev.signatures.extend(a.signatures);
+        }
+    }
+    Ok(())
+}
+
+/// `create`'s FILEs: each file once (issue 10.4: a file given twice made
+/// two entries), and asset names unique.
+fn check_create_unique(files: &[PathBuf], artifacts: &[Artifact]) -> Result<(), Error> {
+    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for (path, a) in files.iter().zip(artifacts) {
+        if let Some(first) = seen.insert(&a.file, path) {
+            return Err(Error::Twice {
+                file: a.file.clone(),
+                first: first.to_path_buf(),
+                second: path.clone(),
+            });
+        }
+    }
+    check_unique_names(artifacts.iter().zip(files.iter().map(PathBuf::as_path)))
+}
+
+/// Two different files must not become one release asset name (issue
+/// 10.4). Files that are never uploaded (mirror trees) may share names.
+fn check_unique_names<'a>(
+    artifacts: impl IntoIterator<Item = (&'a Artifact, &'a Path)>,
+) -> Result<(), Error> {
+    let mut by_name: BTreeMap<&str, (&Artifact, &Path)> = BTreeMap::new();
+    for (a, from) in artifacts {
+        if !a.kind.rules().uploaded {
+            continue;
+        }
+        if let Some((prev, first)) = by_name.insert(&a.name, (a, from)) {
+            return Err(Error::SameName {
+                name: a.name.clone(),
+                file_a: prev.file.clone(),
+                first: first.to_path_buf(),
+                file_b: a.file.clone(),
+                second: from.to_path_buf(),
+            });
         }
     }
     Ok(())

@@ -365,3 +365,133 @@ fn create_lists_files_with_kinds_and_targets() {
             .success()
     );
 }
+
+/// One-line refusal with exit 1 and no manifest written.
+fn refuses(d: &Path, args: &[&str], expect: &str) {
+    let out = manifest(d, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&d.display().to_string(), "[DIR]");
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    assert!(!d.join("dist/m.json").exists(), "{args:?} wrote a manifest");
+}
+
+// issue 10.4: merge accepted two files with one asset name, an asset name
+// `../x`, and two parts giving one file different names (the first won);
+// create given one file twice wrote two entries.
+#[test]
+fn merge_and_create_refuse_contradictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    two_jobs(d);
+    let linux_dir = "dist/x86_64-unknown-linux-gnu";
+    let linux = format!("{linux_dir}/tool-1.0.0-x86_64-unknown-linux-gnu.part.json");
+    let archive = "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz";
+    let text = fs_err::read_to_string(d.join(&linux)).unwrap();
+    // The same archive copied into another folder: another file, same name.
+    fs_err::create_dir_all(d.join("dist/copy")).unwrap();
+    fs_err::copy(
+        d.join(linux_dir).join(archive),
+        d.join("dist/copy").join(archive),
+    )
+    .unwrap();
+    fs_err::copy(
+        d.join(linux_dir).join(format!("{archive}.sha256")),
+        d.join("dist/copy").join(format!("{archive}.sha256")),
+    )
+    .unwrap();
+    kit::write(&d.join("dist/copy/p.part.json"), text.as_bytes(), 0o644);
+    refuses(
+        d,
+        &[
+            "merge",
+            "-o",
+            "dist/m.json",
+            &linux,
+            "dist/copy/p.part.json",
+        ],
+        &format!(
+            "asset name `{archive}` is given to both `copy/{archive}` (in `dist/copy/p.part.json`) and `x86_64-unknown-linux-gnu/{archive}` (in `{linux}`)"
+        ),
+    );
+    let bad_name = text.replacen(&format!("\"name\": \"{archive}\""), "\"name\": \"../x\"", 1);
+    kit::write(
+        &d.join("dist/bad-name.part.json"),
+        bad_name.as_bytes(),
+        0o644,
+    );
+    refuses(
+        d,
+        &["merge", "-o", "dist/m.json", "dist/bad-name.part.json"],
+        "error: `dist/bad-name.part.json`: artifacts[0].name: `../x` is not a plain file name",
+    );
+    let renamed = text.replacen(
+        &format!("\"name\": \"{archive}\""),
+        "\"name\": \"other.tar.gz\"",
+        1,
+    );
+    kit::write(
+        &d.join(linux_dir).join("renamed.part.json"),
+        renamed.as_bytes(),
+        0o644,
+    );
+    refuses(
+        d,
+        &[
+            "merge",
+            "-o",
+            "dist/m.json",
+            &linux,
+            &format!("{linux_dir}/renamed.part.json"),
+        ],
+        &format!(
+            "`x86_64-unknown-linux-gnu/{archive}` is named `{archive}` in `{linux}` but `other.tar.gz` in `{linux_dir}/renamed.part.json`"
+        ),
+    );
+    let file = format!("{linux_dir}/{archive}");
+    let create = [
+        "create",
+        "--name",
+        "tool",
+        "--version",
+        "1.0.0",
+        "-o",
+        "dist/m.json",
+    ];
+    let args: Vec<&str> = create
+        .iter()
+        .copied()
+        .chain([
+            file.as_str(),
+            "dist/../dist/x86_64-unknown-linux-gnu/tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz",
+        ])
+        .collect();
+    refuses(
+        d,
+        &args,
+        &format!(
+            "`x86_64-unknown-linux-gnu/{archive}` is given twice: as `{file}` and as `dist/../{file}`"
+        ),
+    );
+    let copy = format!("dist/copy/{archive}");
+    let args: Vec<&str> = create
+        .iter()
+        .copied()
+        .chain([file.as_str(), copy.as_str()])
+        .collect();
+    refuses(
+        d,
+        &args,
+        &format!("asset name `{archive}` is given to both"),
+    );
+    // issue 10.8: tags git refuses.
+    for tag in ["v1/../../x", "v1.0.lock", "v1\nx", "-v1"] {
+        let flag = format!("--tag={tag}");
+        let args: Vec<&str> = create
+            .iter()
+            .copied()
+            .chain([flag.as_str(), file.as_str()])
+            .collect();
+        refuses(d, &args, "error: --tag: `");
+    }
+}
