@@ -135,7 +135,7 @@ set_output() { # name value (single line)
 
 # ---------------------------------------------------------------- validate
 command=$(input COMMAND)
-one_of command "$command" package checksum manifest provider-bundle sign release-upload dist plan
+one_of command "$command" package checksum manifest provider-bundle sign release-upload dist plan build finalize
 install=$(input INSTALL)
 install=${install:-auto}
 one_of install "$install" auto prebuilt source none
@@ -172,12 +172,17 @@ release_id=$(input RELEASE_ID)
 prerelease=$(input PRERELEASE)
 make_latest=$(input MAKE_LATEST)
 notes_file=$(input NOTES_FILE)
+changelog=$(input CHANGELOG)
+cargo_args=$(input CARGO_ARGS)
+go_package=$(input GO_PACKAGE)
+go_version_variable=$(input GO_VERSION_VARIABLE)
 for pair in name:"$name" version:"$version" target:"$target" format:"$format" output-dir:"$output_dir" \
   output:"$output" algo:"$algo" check:"$check" manifest:"$manifest" tag:"$tag" config:"$config" \
   build-tool:"$build_tool" public-key:"$public_key" gpg-key-id:"$gpg_key_id" provider-name:"$provider_name" \
   provider-namespace:"$provider_namespace" provider-protocol:"$provider_protocol" repo:"$repo" \
   api-url:"$api_url" release-id:"$release_id" prerelease:"$prerelease" make-latest:"$make_latest" \
-  notes-file:"$notes_file" mode:"$mode"; do
+  notes-file:"$notes_file" mode:"$mode" changelog:"$changelog" cargo-args:"$cargo_args" \
+  go-package:"$go_package" go-version-variable:"$go_version_variable"; do
   one_line "${pair%%:*}" "${pair#*:}"
 done
 unset pair
@@ -193,6 +198,10 @@ bool generate-notes "$(input GENERATE_NOTES)"
 generate_notes=$REPLY
 bool replace "$(input REPLACE)"
 replace=$REPLY
+bool keep-published "$(input KEEP_PUBLISHED)"
+keep_published=$REPLY
+bool check-access "$(input CHECK_ACCESS)"
+check_access=$REPLY
 [ -z "$version" ] || matches version "$version" '^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$' 'a semver version like 1.2.3'
 [ -z "$format" ] || one_of format "$format" tar.gz tar.xz tar.zst zip
 [ -z "$algo" ] || one_of algo "$algo" sha256 sha512 blake3
@@ -215,9 +224,29 @@ split_lines "$(input RUNNERS)"
 runners=(${ITEMS[@]+"${ITEMS[@]}"})
 split_lines "$(input ARGS)"
 extra=(${ITEMS[@]+"${ITEMS[@]}"})
+binaries_raw=$(input BINARIES)
+split_lines "${binaries_raw//[,[:blank:]]/$'\n'}"
+binaries=(${ITEMS[@]+"${ITEMS[@]}"})
 targets_raw=$(input TARGETS)
 split_lines "${targets_raw//[,[:blank:]]/$'\n'}"
 targets=(${ITEMS[@]+"${ITEMS[@]}"})
+
+# The signing keys of dist and finalize reach relkit in variables it is told
+# the names of (whatever relkit.toml's [sign] says); gpg keys sign the
+# Terraform provider's SHA256SUMS through relkit's default variables.
+pass_keys() {
+  if [ -n "$minisign_key" ]; then
+    env_for_helper+=("RELKIT_ACTION_MINISIGN_KEY=$minisign_key")
+    args+=(--minisign-key-env RELKIT_ACTION_MINISIGN_KEY)
+    if [ -n "$minisign_password" ]; then
+      env_for_helper+=("RELKIT_ACTION_MINISIGN_PASSWORD=$minisign_password")
+      args+=(--minisign-password-env RELKIT_ACTION_MINISIGN_PASSWORD)
+    fi
+  fi
+  [ -z "$gpg_private_key" ] || env_for_helper+=("RELKIT_GPG_PRIVATE_KEY=$gpg_private_key")
+  [ -z "$gpg_passphrase" ] || env_for_helper+=("RELKIT_GPG_PASSPHRASE=$gpg_passphrase")
+  return 0
+}
 
 # ---------------------------------------------------------------- build argv
 args=() # flags for the helper
@@ -371,13 +400,49 @@ case "$command" in
     [ -z "$output_dir" ] || args+=(--output-dir "$output_dir")
     [ "$no_build" = false ] || args+=(--no-build)
     [ -z "$tag" ] || args+=(--tag "$tag")
-    # relkit.toml's [sign] names the variables; these are relkit's defaults.
-    [ -z "$minisign_key" ] || env_for_helper+=("RELKIT_MINISIGN_KEY=$minisign_key")
-    [ -z "$minisign_password" ] || env_for_helper+=("RELKIT_MINISIGN_PASSWORD=$minisign_password")
+    pass_keys
+    ;;
+  build)
+    need target "$target" build
+    args+=(--target "$target")
+    [ -z "$config" ] || args+=(--config "$config")
+    [ -z "$name" ] || args+=(--name "$name")
+    [ -z "$version" ] || args+=(--version "$version")
+    [ -z "$build_tool" ] || args+=(--build-tool "$build_tool")
+    for b in ${binaries[@]+"${binaries[@]}"}; do args+=(--binary "$b"); done
+    [ -z "$cargo_args" ] || args+=("--cargo-args=$cargo_args")
+    [ -z "$go_package" ] || args+=(--go-package "$go_package")
+    [ -z "$go_version_variable" ] || args+=(--go-version-variable "$go_version_variable")
+    ;;
+  finalize)
+    [ -z "$config" ] || args+=(--config "$config")
+    for f in ${files[@]+"${files[@]}"}; do args+=(--input "$f"); done
+    [ -z "$output_dir" ] || args+=(--output-dir "$output_dir")
+    [ -z "$tag" ] || args+=(--tag "$tag")
+    [ -z "$provider_name" ] || args+=(--provider "$provider_name")
+    [ -z "$provider_namespace" ] || args+=(--provider-namespace "$provider_namespace")
+    [ -z "$provider_protocol" ] || args+=(--provider-protocol "$provider_protocol")
+    [ -z "$changelog" ] || args+=(--changelog "$changelog")
+    if [ "$keep_published" = true ]; then
+      [ -n "$token" ] || fail "input \`github-token\` is empty; keep-published reads the release with it"
+      env_for_helper+=("GITHUB_TOKEN=$token")
+      args+=(--keep-published --token-env GITHUB_TOKEN)
+      [ -z "$repo" ] || args+=(--repo "$repo")
+    fi
+    pass_keys
     ;;
   plan)
     [ -z "$config" ] || args+=(--config "$config")
     for t in ${targets[@]+"${targets[@]}"}; do args+=(--target "$t"); done
+    [ -z "$name" ] || args+=(--name "$name")
+    [ -z "$version" ] || args+=(--version "$version")
+    [ -z "$tag" ] || args+=(--tag "$tag")
+    for f in ${includes[@]+"${includes[@]}"}; do args+=(--include "$f"); done
+    if [ "$check_access" = true ]; then
+      [ -n "$token" ] || fail "input \`github-token\` is empty; check-access needs it"
+      env_for_helper+=("GITHUB_TOKEN=$token")
+      args+=(--check-access)
+    fi
     [ -z "$build_tool" ] || args+=(--build-tool "$build_tool")
     for r in ${runners[@]+"${runners[@]}"}; do
       [[ "$r" == ?*=?* ]] || fail "\`$r\` in input \`runners\` is not TARGET=LABEL"
@@ -403,7 +468,7 @@ fi
 set_output relkit-bin "$bin"
 
 case "$command" in
-  dist | plan) helper=(relkit "$command") ;;
+  dist | plan | build | finalize) helper=(relkit "$command") ;;
   *)
     if command -v "relkit-$command" >/dev/null 2>&1; then
       helper=("relkit-$command")
@@ -434,15 +499,5 @@ last_output() { # name -> last single-line value the helper wrote
 case "$command" in
   package)
     set_output archives "$(json_array "$(last_output archive)")"
-    ;;
-  dist)
-    m=$(last_output manifest)
-    archives=()
-    if [ -n "$m" ]; then
-      while IFS= read -r -d '' f; do archives+=("$f"); done < <(
-        find "$(dirname "$m")" -maxdepth 1 -type f \( -name '*.tar.gz' -o -name '*.tar.xz' -o -name '*.tar.zst' -o -name '*.zip' \) -print0 | LC_ALL=C sort -z
-      )
-    fi
-    set_output archives "$(json_array ${archives[@]+"${archives[@]}"})"
     ;;
 esac

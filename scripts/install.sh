@@ -148,6 +148,17 @@ openssl_check() { # file sig pubkey tmpdir
   openssl pkeyutl -verify -pubin -keyform DER -inkey "$t/pk.der" -rawin -in "$t/gmsg" -sigfile "$t/global" >/dev/null 2>&1 || return 1
 }
 
+# relkit is one multi-call binary: `relkit-package` (a link to it) runs
+# `relkit package`. Make the links, or copies where links are not possible.
+link_helpers() { # bin-dir
+  local h exe=""
+  [ -f "$1/relkit.exe" ] && exe=.exe
+  for h in checksum package manifest provider-bundle sign release-upload; do
+    rm -f "$1/relkit-$h$exe"
+    ln -s "relkit$exe" "$1/relkit-$h$exe" 2>/dev/null || cp "$1/relkit$exe" "$1/relkit-$h$exe"
+  done
+}
+
 # Sets prebuilt_missing=1 when the release has no prebuilt archive (HTTP 404).
 install_prebuilt() {
   local ext archive dest base pub t stem want got rc
@@ -194,6 +205,7 @@ install_prebuilt() {
   mkdir -p "$t/x/$stem/bin"
   find "$t/x/$stem" -maxdepth 1 -type f -name 'relkit*' -exec mv {} "$t/x/$stem/bin/" \;
   [ -f "$t/x/$stem/bin/relkit" ] || [ -f "$t/x/$stem/bin/relkit.exe" ] || die "\`$archive\` holds no \`relkit\` binary"
+  link_helpers "$t/x/$stem/bin"
   mkdir -p "$(dirname "$dest")"
   rm -rf "$dest" "$dest.complete"
   mv "$t/x/$stem" "$dest"
@@ -217,10 +229,9 @@ install_source() {
   fi
   log "building relkit from source in $action_path (no prebuilt for this ref)"
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache_root/relkit/.build}"
-  for pkg in relkit relkit-release-upload; do
-    cargo install --locked --quiet --force --root "$dest" --path "$action_path/crates/$pkg" >&2 ||
-      die "\`cargo install --locked --path crates/$pkg\` failed"
-  done
+  cargo install --locked --quiet --force --root "$dest" --path "$action_path/crates/relkit" >&2 ||
+    die "\`cargo install --locked --path crates/relkit\` failed"
+  link_helpers "$dest/bin"
   : >"$dest.complete"
   printf '%s\n' "$dest/bin"
 }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use relkit_core::target::ArchiveFormat;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
@@ -31,7 +32,8 @@ pub struct Config {
     #[serde(default)]
     pub targets: Vec<String>,
     /// Archive format for every target (default: zip on windows, else tar.gz).
-    pub format: Option<String>,
+    #[serde(default, deserialize_with = "parse_format")]
+    pub format: Option<ArchiveFormat>,
     /// Strip debug symbols before packaging.
     #[serde(default)]
     pub strip: bool,
@@ -50,32 +52,89 @@ pub struct Config {
     pub plan: Plan,
 }
 
-/// `[build]`: the command that builds one target and where its binaries land.
-/// Both may use `{target}`, `{os}`, `{arch}`, `{exe}` and `{version}`.
+/// `[build]`: how one target is built, the same way by `relkit build` in CI
+/// and by `relkit dist` on a laptop (see `crate::build`). `command` and
+/// `binary-dir` may use `{target}`, `{os}`, `{arch}`, `{exe}` and `{version}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Build {
-    /// Shell command run once per target before packaging (skip with
-    /// `--no-build`). None: the binaries must already exist.
+    /// A shell command run once per target instead of the build tool's own.
     pub command: Option<String>,
-    /// Folder holding the built binaries; default `target/{target}/release`.
+    /// Folder holding the built binaries; default: where the build tool
+    /// puts them (cargo's target dir, as cargo finds it; `build/OS-ARCH` for go).
     pub binary_dir: Option<String>,
-    /// Build tool for `relkit plan`: `cargo` (default), `cargo-zigbuild` or `go`.
-    pub tool: Option<String>,
+    /// Build tool: `cargo` (default), `cargo-zigbuild` or `go`.
+    pub tool: Option<BuildTool>,
+    /// Extra arguments for `cargo build` / `cargo zigbuild`; default `["--locked"]`.
+    pub cargo_args: Option<Vec<String>>,
+    /// The Go package to build; default `.`.
+    pub go_package: Option<String>,
+    /// The variable `-ldflags -X` sets to the version; default `main.version`.
+    pub go_version_variable: Option<String>,
 }
 
-/// `[sign]`: minisign signing of SHA256SUMS (and optionally each archive).
+/// How a target is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildTool {
+    /// `cargo build`: native, or cross to targets the runner's own
+    /// toolchain links (macOS both ways, Windows arm64 from x64).
+    Cargo,
+    /// `cargo zigbuild`: Linux cross targets and musl, linked by zig.
+    CargoZigbuild,
+    /// `go build` with GOOS/GOARCH, `CGO_ENABLED=0` and `-trimpath`.
+    Go,
+}
+
+impl BuildTool {
+    /// The name as written in relkit.toml and the matrix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildTool::Cargo => "cargo",
+            BuildTool::CargoZigbuild => "cargo-zigbuild",
+            BuildTool::Go => "go",
+        }
+    }
+}
+
+fn parse_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ArchiveFormat>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<ArchiveFormat>().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{s}` is not an archive format (expected tar.gz, tar.xz, tar.zst or zip)"
+        ))
+    })
+}
+
+/// `[sign]`: signing of SHA256SUMS and manifest.json (and optionally each
+/// archive) with minisign, and optionally OpenPGP.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Sign {
-    /// Env var holding the minisign secret key; signing happens when it is set.
+    /// Env var holding the minisign secret key; signing happens when it is
+    /// set [default `RELKIT_MINISIGN_KEY`, which the action sets].
     pub minisign_key_env: Option<String>,
-    /// Env var holding the key's password.
+    /// Env var holding the key's password [default `RELKIT_MINISIGN_PASSWORD`].
     pub minisign_password_env: Option<String>,
-    /// Also sign every archive, not only SHA256SUMS.
+    /// Also sign every archive, not only SHA256SUMS and manifest.json.
     #[serde(default)]
     pub archives: bool,
+    /// Also sign with gpg (binary `.sig` files): this key id or fingerprint.
+    pub gpg_key_id: Option<String>,
+    /// Also sign with gpg, importing the armored secret key in this env var.
+    pub gpg_import_key_env: Option<String>,
+    /// Env var holding the gpg key's passphrase.
+    pub gpg_passphrase_env: Option<String>,
 }
+
+/// Default env var of the minisign secret key.
+pub const MINISIGN_KEY_ENV: &str = "RELKIT_MINISIGN_KEY";
+/// Default env var of the minisign key's password.
+pub const MINISIGN_PASSWORD_ENV: &str = "RELKIT_MINISIGN_PASSWORD";
+/// Default env var of the provider's armored gpg secret key.
+pub const GPG_KEY_ENV: &str = "RELKIT_GPG_PRIVATE_KEY";
+/// Default env var of the provider's gpg passphrase.
+pub const GPG_PASSPHRASE_ENV: &str = "RELKIT_GPG_PASSPHRASE";
 
 /// `[provider]`: build a Terraform provider bundle from one of the binaries.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -109,15 +168,13 @@ pub struct Plan {
 }
 
 impl Config {
-    /// Read `path`. A missing file is an error only when `required`.
+    /// Read `path` (a regular file of at most 1 MiB). A missing file is an
+    /// error only when `required`.
     pub fn load(path: &Path, required: bool) -> Result<Config, Error> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Config::default());
-            }
-            Err(e) => return Err(relkit_core::Error::Io(e).into()),
-        };
+        if !required && fs_err::symlink_metadata(path).is_err() {
+            return Ok(Config::default());
+        }
+        let text = relkit_core::input::read_text(path, relkit_core::input::Limit::CONFIG)?;
         Self::parse(path, &text)
     }
 
@@ -135,7 +192,7 @@ fn one_line_toml(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().replace('\n', " ");
     match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             format!("line {line}, column {col}: {msg}")
@@ -204,6 +261,31 @@ namespace = "acme"
             e,
             "`r.toml`: line 1, column 9: invalid type: string \"yes\", expected a boolean"
         );
+    }
+
+    #[test]
+    fn closed_sets_are_checked_when_the_file_is_read() {
+        let e = Config::parse(Path::new("relkit.toml"), "[build]\ntool = \"make\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("`relkit.toml`: line 2, column 8: unknown variant `make`, expected one of `cargo`, `cargo-zigbuild`, `go`"),
+            "{e}"
+        );
+        let e = Config::parse(Path::new("relkit.toml"), "format = \"tar.bz2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1, column 10: `tar.bz2` is not an archive format"),
+            "{e}"
+        );
+        let c = Config::parse(
+            Path::new("relkit.toml"),
+            "format = \"tar.zst\"\n[build]\ntool = \"go\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.format, Some(ArchiveFormat::TarZst));
+        assert_eq!(c.build.tool, Some(BuildTool::Go));
     }
 
     #[test]

@@ -1,23 +1,25 @@
-//! `relkit dist`: the whole release on one machine. Builds each target
-//! (when relkit.toml says how), packages the binaries, bundles a Terraform
-//! provider when configured, writes SHA256SUMS, signs it when a key is
-//! available, and writes `manifest.json`. Everything is written into a
-//! temporary folder inside the output folder and moved into place only when
-//! every step has succeeded.
+//! `relkit dist`: the whole release on one machine. Builds each target the
+//! way release.yml's build job does (`crate::build`), packages the
+//! binaries, then runs the very same [`finalize`](crate::finalize::finalize)
+//! as release.yml's finalize job. Everything is written into a temporary
+//! folder inside the output folder and moved into place only when every
+//! step has succeeded; the previous release's files in the output folder
+//! are replaced, never mixed with the new ones.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use clap::Args;
-use relkit_core::hash::Algo;
 use relkit_core::manifest::Manifest;
 use relkit_core::target::{ArchiveFormat, Target};
 use relkit_core::version::Version;
-use relkit_core::{atomic, buildtime, gha, names};
+use relkit_core::{Error as CoreError, atomic, buildtime, gha, names};
 
 use crate::Error;
+use crate::build::Recipe;
 use crate::config::{self, Config};
+use crate::finalize::Release;
 
 /// Package, checksum, sign and describe a release locally.
 #[derive(Debug, Clone, Args)]
@@ -28,13 +30,13 @@ pub struct DistArgs {
     /// Project name [default: relkit.toml's `name`].
     #[arg(long)]
     pub name: Option<String>,
-    /// Release version [default: relkit.toml, a tag in GITHUB_REF, then Cargo.toml].
+    /// Release version [default: relkit.toml, a tag in GITHUB_REF, Cargo.toml, then the git tag on HEAD].
     #[arg(long)]
     pub version: Option<String>,
     /// Target to release; repeatable [default: relkit.toml's `targets`, else this machine].
     #[arg(long = "target")]
     pub targets: Vec<String>,
-    /// A binary to package, by path (instead of relkit.toml's `binaries`); one target only.
+    /// A binary to package, by path (instead of building relkit.toml's `binaries`); one target only.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<PathBuf>,
     /// Extra file or folder for every archive, added to relkit.toml's `include`.
@@ -49,21 +51,27 @@ pub struct DistArgs {
     /// Output folder [default: relkit.toml's `output-dir`, else dist].
     #[arg(long, short)]
     pub output_dir: Option<PathBuf>,
-    /// Do not run the build command; package what is already built.
+    /// Do not build; package what is already built.
     #[arg(long)]
     pub no_build: bool,
     /// The release tag recorded in the manifest [default: from GITHUB_REF, else v + version].
     #[arg(long)]
     pub tag: Option<String>,
+    /// Write this version's section of a Keep a Changelog file as the release notes.
+    #[arg(long, value_name = "FILE")]
+    pub changelog: Option<PathBuf>,
     /// Record each step's duration in the manifest (makes it non-reproducible).
     #[arg(long)]
     pub timings: bool,
+    #[command(flatten)]
+    pub keys: crate::finalize::KeyArgs,
 }
 
 /// What one target packages.
 struct Job {
     target: Target,
-    binaries: Vec<PathBuf>,
+    /// Paths given with `--binary`, else None: the recipe's binaries.
+    given: Option<Vec<PathBuf>>,
 }
 
 /// Everything resolved from flags, relkit.toml and the environment.
@@ -76,25 +84,36 @@ struct Resolved {
     format: Option<ArchiveFormat>,
     strip: bool,
     output_dir: PathBuf,
-    build: Option<String>,
+    recipe: Recipe,
     config: Config,
 }
 
 /// Run `relkit dist`.
 pub fn run(args: &DistArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
-    let config = Config::load(&args.config, explicit)?;
+    let mut config = Config::load(&args.config, explicit)?;
+    args.keys.apply(&mut config);
     let r = resolve(args, config)?;
     let epoch = buildtime::build_epoch(Path::new("."))?;
-    let mut timings = std::collections::BTreeMap::new();
+    let notes = match &args.changelog {
+        Some(path) => Some(crate::changelog::section(path, &r.version)?),
+        None => None,
+    };
+    let mut timings = BTreeMap::new();
 
-    if let (Some(cmd), false) = (&r.build, args.no_build) {
-        for job in &r.jobs {
-            let _g = gha::group(&format!("build {}", job.target));
-            let started = Instant::now();
-            build(cmd, &job.target, &r.version.to_string())?;
-            timings.insert(format!("build:{}", job.target), millis(started));
-        }
+    let mut binaries = Vec::new();
+    for job in &r.jobs {
+        let started = Instant::now();
+        let paths = match (&job.given, args.no_build) {
+            (Some(given), _) => given.clone(),
+            (None, true) => r.recipe.binary_paths(&job.target, &r.version)?,
+            (None, false) => {
+                let _g = gha::group(&format!("build {}", job.target));
+                r.recipe.run(&job.target, &r.version)?
+            }
+        };
+        timings.insert(format!("build:{}", job.target), millis(started));
+        binaries.push(paths);
     }
 
     // Stage everything; move into place only at the end.
@@ -103,14 +122,14 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     let staging = tempfile::Builder::new()
         .prefix(".relkit-dist-")
         .tempdir_in(&r.output_dir)
-        .map_err(|source| relkit_core::Error::Unwritable {
+        .map_err(|source| CoreError::Unwritable {
             path: r.output_dir.clone(),
             source,
         })?;
     let stage = staging.path();
 
     let mut parts = Vec::new();
-    for job in &r.jobs {
+    for (job, paths) in r.jobs.iter().zip(binaries) {
         let _g = gha::group(&format!("package {}", job.target));
         let started = Instant::now();
         let opts = relkit_package::Options {
@@ -118,86 +137,37 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
             version: r.version.clone(),
             target: job.target.clone(),
             format: r.format.unwrap_or_else(|| job.target.default_format()),
-            binaries: job.binaries.clone(),
+            binaries: paths,
             includes: r.includes.clone(),
             strip: r.strip,
             output_dir: stage.to_path_buf(),
             epoch,
         };
-        let packaged = relkit_package::package(&opts)?;
-        parts.push(packaged.part);
+        parts.push(relkit_package::package(&opts)?.part);
         timings.insert(format!("package:{}", job.target), millis(started));
     }
 
-    if let Some(provider) = &r.config.provider {
-        let started = Instant::now();
-        parts.push(bundle_provider(provider, &r, stage, epoch)?);
-        timings.insert("provider-bundle".into(), millis(started));
-    }
-
-    // Merge the parts first: they already hold every file's sha256, taken
-    // while it was written, so SHA256SUMS needs no second read of anything.
-    let manifest_path = stage.join("manifest.json");
-    let release = relkit_manifest::ReleaseArgs {
-        tag: Some(r.tag.clone()),
-        commit: None,
+    let release = Release {
+        name: r.name.clone(),
+        version: r.version.clone(),
+        tag: r.tag.clone(),
+        epoch,
     };
-    let mut manifest = relkit_manifest::merge(&parts, &[], &manifest_path, &release)?;
-
-    // SHA256SUMS over every release file at the top of the stage (not the
-    // sidecars and signatures, which are checksums and signatures themselves).
-    let started = Instant::now();
-    let mut sums_text = String::new();
-    for a in manifest.artifacts.iter().filter(|a| {
-        !a.file.contains('/')
-            && ![".sha256", ".minisig", ".sig"]
-                .iter()
-                .any(|ext| a.file.ends_with(ext))
-    }) {
-        sums_text.push_str(&relkit_checksum::format_line(&a.sha256, &a.file));
+    let manifest = crate::finalize::finalize(
+        &release,
+        &r.config,
+        stage,
+        &parts,
+        None,
+        args.timings.then_some(timings),
+    )?;
+    if let Some(text) = notes {
+        atomic::write_file(&stage.join(crate::finalize::NOTES), text.as_bytes())?;
     }
-    let sums = stage.join(Algo::Sha256.sums_file());
-    atomic::write_file(&sums, sums_text.as_bytes())?;
-    let mut extra = vec![sums.clone()];
-    timings.insert("checksum".into(), millis(started));
-
-    let started = Instant::now();
-    let (signatures, key_id) = sign(&r, stage, &sums)?;
-    extra.extend(signatures);
-    timings.insert("sign".into(), millis(started));
-
-    manifest.artifacts.extend(relkit_manifest::describe_files(
-        &extra,
-        &manifest_path,
-        &manifest.name,
-        &manifest.version,
-    )?);
-    relkit_manifest::attach_signatures(&mut manifest);
-    if args.timings {
-        manifest
-            .metrics
-            .get_or_insert_with(Default::default)
-            .durations_ms = timings;
-    }
-    for s in manifest
-        .artifacts
-        .iter_mut()
-        .flat_map(|a| a.signatures.iter_mut())
-    {
-        if s.kind == relkit_core::manifest::SignatureKind::Minisign {
-            s.key_id.clone_from(&key_id);
-        }
-    }
-    manifest.normalize();
-    for part in &parts {
-        fs_err::remove_file(part).map_err(relkit_core::Error::from)?;
-    }
-    atomic::write_file(&manifest_path, manifest.to_json().as_bytes())?;
-
+    clear_previous(&r.output_dir, stage)?;
     move_into_place(stage, &r.output_dir)?;
     drop(out_guard.commit());
-    report(&manifest, &r.output_dir)?;
-    Ok(())
+    report(&manifest, &r.output_dir)
 }
 
 fn millis(since: Instant) -> u64 {
@@ -210,19 +180,11 @@ fn resolve(args: &DistArgs, config: Config) -> Result<Resolved, Error> {
         .clone()
         .or_else(|| config.name.clone())
         .ok_or_else(|| {
-            relkit_core::Error::invalid("--name", "is required (or set `name` in relkit.toml)")
+            CoreError::invalid("--name", "is required (or set `name` in relkit.toml)")
         })?;
     names::check_component("--name", &name)?;
-    let version = resolve_version(args.version.as_deref().or(config.version.as_deref()))?;
-    let tag = args
-        .tag
-        .clone()
-        .or_else(|| {
-            std::env::var("GITHUB_REF")
-                .ok()
-                .and_then(|r| r.strip_prefix("refs/tags/").map(str::to_owned))
-        })
-        .unwrap_or_else(|| version.tag());
+    let version = crate::version::resolve(args.version.as_deref().or(config.version.as_deref()))?;
+    let tag = crate::version::tag(args.tag.as_deref(), &version)?;
     let target_names: Vec<String> = if !args.targets.is_empty() {
         args.targets.clone()
     } else if !config.targets.is_empty() {
@@ -230,57 +192,47 @@ fn resolve(args: &DistArgs, config: Config) -> Result<Resolved, Error> {
     } else {
         vec![Target::host().name().to_owned()]
     };
-    let mut targets = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     for t in &target_names {
         let target = Target::parse(t)?;
-        if targets.iter().any(|x: &Target| x.name() == target.name()) {
-            return Err(
-                relkit_core::Error::invalid("--target", format!("`{t}` is given twice")).into(),
-            );
+        if targets.iter().any(|x| x.name() == target.name()) {
+            return Err(CoreError::invalid("--target", format!("`{t}` is given twice")).into());
         }
         targets.push(target);
     }
     if !args.binaries.is_empty() && targets.len() > 1 {
-        return Err(relkit_core::Error::invalid(
+        return Err(CoreError::invalid(
             "--binary",
             "paths can only be given for a single --target",
         )
         .into());
     }
     if args.binaries.is_empty() && config.binaries.is_empty() {
-        return Err(relkit_core::Error::invalid(
+        return Err(CoreError::invalid(
             "--binary",
             "no binaries: pass --binary PATH or list `binaries` in relkit.toml",
         )
         .into());
     }
-    let dir_template = config
-        .build
-        .binary_dir
-        .clone()
-        .unwrap_or_else(|| "target/{target}/release".to_owned());
+    let recipe = Recipe::from_config(&config, None, config.binaries.clone());
+    for t in &targets {
+        recipe.check_target(t)?;
+    }
     let jobs = targets
         .into_iter()
-        .map(|target| {
-            let binaries = if args.binaries.is_empty() {
-                let dir = config::expand(&dir_template, &target, &version.to_string());
-                config
-                    .binaries
-                    .iter()
-                    .map(|b| Path::new(&dir).join(format!("{b}{}", target.exe_suffix())))
-                    .collect()
-            } else {
-                args.binaries.clone()
-            };
-            Job { target, binaries }
+        .map(|target| Job {
+            target,
+            given: (!args.binaries.is_empty()).then(|| args.binaries.clone()),
         })
         .collect();
-    let format = match args.format.as_deref().or(config.format.as_deref()) {
+    let format = match &args.format {
         Some(f) => Some(f.parse::<ArchiveFormat>()?),
-        None => None,
+        None => config.format,
     };
     let mut includes = config.include.clone();
     includes.extend(args.includes.iter().cloned());
+    // A misspelt include fails now, before anything is built.
+    check_includes(&includes)?;
     Ok(Resolved {
         name,
         version,
@@ -294,196 +246,78 @@ fn resolve(args: &DistArgs, config: Config) -> Result<Resolved, Error> {
             .clone()
             .or_else(|| config.output_dir.clone())
             .unwrap_or_else(|| PathBuf::from("dist")),
-        build: config.build.command.clone(),
+        recipe,
         config,
     })
 }
 
-/// The version: given, else a tag in GITHUB_REF, else Cargo.toml's.
-fn resolve_version(given: Option<&str>) -> Result<Version, Error> {
-    if let Some(v) = given {
-        return Ok(Version::parse("--version", v)?);
-    }
-    if let Some(tag) = std::env::var("GITHUB_REF")
-        .ok()
-        .and_then(|r| r.strip_prefix("refs/tags/").map(str::to_owned))
-    {
-        return Ok(Version::parse("GITHUB_REF", &tag)?);
-    }
-    let cargo = Path::new("Cargo.toml");
-    if let Ok(text) = fs_err::read_to_string(cargo) {
-        let doc: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
-            path: cargo.to_path_buf(),
-            message: e.message().to_owned(),
-        })?;
-        let found = ["package", "workspace"].iter().find_map(|section| {
-            let table = doc.get(*section)?.as_table()?;
-            let table = if *section == "workspace" {
-                table.get("package")?.as_table()?
-            } else {
-                table
-            };
-            table.get("version")?.as_str().map(str::to_owned)
-        });
-        if let Some(v) = found {
-            return Ok(Version::parse("Cargo.toml version", &v)?);
+/// Every include must exist: checked before any build or remote write.
+pub fn check_includes(includes: &[PathBuf]) -> Result<(), Error> {
+    for inc in includes {
+        if fs_err::symlink_metadata(inc).is_err() {
+            return Err(CoreError::invalid(
+                "include",
+                format!("`{}` does not exist", inc.display()),
+            )
+            .into());
         }
-    }
-    Err(relkit_core::Error::invalid(
-        "--version",
-        "is required: no version in relkit.toml, no tag in GITHUB_REF and no version in Cargo.toml",
-    )
-    .into())
-}
-
-/// Run the build command for one target, its output on stderr.
-fn build(template: &str, target: &Target, version: &str) -> Result<(), Error> {
-    let cmd = config::expand(template, target, version);
-    tracing::info!("building {target}: {cmd}");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(&cmd)
-        .env("RELKIT_TARGET", target.name())
-        .env("RELKIT_VERSION", version)
-        .stdin(Stdio::null())
-        .stdout(std::io::stderr())
-        .status()
-        .map_err(|e| Error::Build {
-            target: target.name().to_owned(),
-            command: cmd.clone(),
-            status: format!("could not start: {e}"),
-        })?;
-    if !status.success() {
-        return Err(Error::Build {
-            target: target.name().to_owned(),
-            command: cmd,
-            status: status.to_string(),
-        });
     }
     Ok(())
 }
 
-fn bundle_provider(
-    p: &config::Provider,
-    r: &Resolved,
-    stage: &Path,
-    epoch: i64,
-) -> Result<PathBuf, Error> {
-    let _g = gha::group("provider bundle");
-    let binary = p
-        .binary
-        .clone()
-        .unwrap_or_else(|| format!("terraform-provider-{}", p.name));
-    let binaries = r
-        .jobs
-        .iter()
-        .map(|job| {
-            let path = job
-                .binaries
+/// Remove the previous release from `out` (the files its manifest.json
+/// lists, the manifest and its signatures, relkit's notes), so old and new
+/// never mix. Anything else in `out` other than the stage is refused: relkit
+/// never deletes a file it did not write.
+fn clear_previous(out: &Path, stage: &Path) -> Result<(), Error> {
+    let out = &std::path::absolute(out).map_err(CoreError::from)?;
+    let stage = &std::path::absolute(stage).map_err(CoreError::from)?;
+    let previous = out.join("manifest.json");
+    let mut ours: Vec<PathBuf> = Vec::new();
+    if previous.is_file() {
+        let m = Manifest::read(&previous)?;
+        ours.extend(m.artifacts.iter().map(|a| out.join(&a.file)));
+        ours.push(previous.clone());
+        ours.extend(
+            [".minisig", ".sig"]
                 .iter()
-                .find(|b| b.file_stem().and_then(|s| s.to_str()) == Some(binary.as_str()))
-                .cloned()
-                .ok_or_else(|| {
-                    relkit_core::Error::invalid(
-                        "provider.binary",
-                        format!("`{binary}` is not one of the binaries for `{}`", job.target),
-                    )
-                })?;
-            Ok((job.target.name().to_owned(), path))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let namespace = p
-        .namespace
-        .clone()
-        .or_else(relkit_provider_bundle::default_namespace)
-        .ok_or_else(|| {
-            relkit_core::Error::invalid("provider.namespace", "is required outside GitHub Actions")
-        })?;
-    let mut opts = relkit_provider_bundle::bundle::BundleOptions::new(
-        &p.name,
-        r.version.to_string(),
-        namespace,
-        binaries,
-        stage,
+                .map(|s| out.join(format!("manifest.json{s}"))),
+        );
+    }
+    ours.extend(
+        [crate::finalize::NOTES, crate::finalize::ATTEST_SUBJECTS]
+            .iter()
+            .map(|f| out.join(f)),
     );
-    if let Some(h) = &p.hostname {
-        opts.hostname.clone_from(h);
-    }
-    if let Some(proto) = &p.protocol {
-        opts.protocols = vec![proto.clone()];
-    }
-    if p.gpg_key_id.is_some() || p.gpg_import_key_env.is_some() {
-        opts.gpg = Some(relkit_provider_bundle::bundle::GpgOptions {
-            key_id: p.gpg_key_id.clone(),
-            passphrase_env: p.gpg_passphrase_env.clone(),
-            import_key_env: p.gpg_import_key_env.clone(),
-        });
-    }
-    opts.epoch = Some(epoch);
-    opts.project_name = Some(r.name.clone());
-    let report =
-        relkit_provider_bundle::bundle::bundle(&opts).map_err(|e| Error::Provider(Box::new(e)))?;
-    Ok(report.manifest_part)
-}
-
-/// Sign SHA256SUMS (and archives when asked) with minisign when a key is
-/// configured and present; returns the signature files and the key id.
-fn sign(r: &Resolved, stage: &Path, sums: &Path) -> Result<(Vec<PathBuf>, Option<String>), Error> {
-    let Some(key_env) = &r.config.sign.minisign_key_env else {
-        return Ok((Vec::new(), None));
-    };
-    if std::env::var_os(key_env).is_none_or(|v| v.is_empty()) {
-        tracing::warn!("not signing: `{key_env}` (sign.minisign-key-env) is not set");
-        return Ok((Vec::new(), None));
-    }
-    let _g = gha::group("sign");
-    let signer = relkit_sign::minisig::MinisignSigner::from_env(
-        key_env,
-        r.config.sign.minisign_password_env.as_deref(),
-    )
-    .map_err(|e| Error::Sign(Box::new(e)))?;
-    let mut files = vec![sums.to_path_buf()];
-    if r.config.sign.archives {
-        files.extend(top_level_files(stage)?.into_iter().filter(|p| {
-            let n = p.to_string_lossy();
-            ArchiveFormat::ALL
-                .iter()
-                .any(|f| n.ends_with(&format!(".{}", f.extension())))
-                && !n.contains("terraform-provider-")
-        }));
-    }
-    let mut out = Vec::new();
-    for f in files {
-        let sig = signer
-            .sign(&f, None)
-            .map_err(|e| Error::Sign(Box::new(e)))?;
-        let mut path = f.into_os_string();
-        path.push(".minisig");
-        let path = PathBuf::from(path);
-        atomic::write_file(&path, sig.as_bytes())?;
-        out.push(path);
-    }
-    Ok((out, Some(signer.key_id())))
-}
-
-fn top_level_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let mut files = Vec::new();
-    for e in fs_err::read_dir(dir).map_err(relkit_core::Error::from)? {
-        let e = e.map_err(relkit_core::Error::from)?;
-        if e.file_type().map_err(relkit_core::Error::from)?.is_file() {
-            files.push(e.path());
+    let mut strangers = Vec::new();
+    for f in files_under(out)? {
+        if f.starts_with(stage) || ours.contains(&f) {
+            continue;
         }
+        strangers.push(f);
     }
-    files.sort();
-    Ok(files)
+    if let Some(f) = strangers.first() {
+        return Err(CoreError::invalid(
+            format!("`{}`", out.display()),
+            format!(
+                "holds `{}`, which the previous release's manifest.json does not list; remove it (or the folder) or choose another --output-dir, so old and new files never mix",
+                f.strip_prefix(out).unwrap_or(f).display()
+            ),
+        )
+        .into());
+    }
+    for f in ours.iter().filter(|f| f.is_file()) {
+        fs_err::remove_file(f).map_err(CoreError::from)?;
+    }
+    Ok(())
 }
 
-/// Move every file under `stage` to the same place under `out`.
-fn move_into_place(stage: &Path, out: &Path) -> Result<(), Error> {
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for e in fs_err::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
                 walk(&p, files)?;
             } else {
                 files.push(p);
@@ -492,20 +326,26 @@ fn move_into_place(stage: &Path, out: &Path) -> Result<(), Error> {
         Ok(())
     }
     let mut files = Vec::new();
-    walk(stage, &mut files).map_err(relkit_core::Error::from)?;
-    for f in files {
+    walk(dir, &mut files).map_err(CoreError::from)?;
+    files.sort();
+    Ok(files)
+}
+
+/// Move every file under `stage` to the same place under `out`.
+pub(crate) fn move_into_place(stage: &Path, out: &Path) -> Result<(), Error> {
+    for f in files_under(stage)? {
         let rel = f.strip_prefix(stage).expect("below the stage");
         let dest = out.join(rel);
         if let Some(parent) = dest.parent() {
-            fs_err::create_dir_all(parent).map_err(relkit_core::Error::from)?;
+            fs_err::create_dir_all(parent).map_err(CoreError::from)?;
         }
-        fs_err::rename(&f, &dest).map_err(relkit_core::Error::from)?;
+        fs_err::rename(&f, &dest).map_err(CoreError::from)?;
     }
     Ok(())
 }
 
 /// Print what was written, and report it to Actions.
-fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
+pub(crate) fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
     let width = m
         .artifacts
         .iter()
@@ -533,6 +373,24 @@ fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
         manifest.display()
     );
     gha::set_output("manifest", &manifest.to_string_lossy())?;
+    gha::set_output(
+        "attest-subjects",
+        &out.join(crate::finalize::ATTEST_SUBJECTS).to_string_lossy(),
+    )?;
+    let notes = out.join(crate::finalize::NOTES);
+    if notes.is_file() {
+        gha::set_output("notes-file", &notes.to_string_lossy())?;
+    }
+    let archives: Vec<String> = m
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == relkit_core::manifest::ArtifactKind::Archive)
+        .map(|a| out.join(&a.file).to_string_lossy().into_owned())
+        .collect();
+    gha::set_output(
+        "archives",
+        &serde_json::to_string(&archives).expect("strings serialize"),
+    )?;
     gha::append_summary(&gha::manifest_table(m))?;
     Ok(())
 }

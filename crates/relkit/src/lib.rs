@@ -1,10 +1,16 @@
-//! relkit: one binary that runs every helper in-process (`relkit package …`
-//! is exactly `relkit-package …`), plus `relkit dist`, the whole local
-//! release, and `relkit plan`, the CI build matrix.
+//! relkit: one multi-call binary that runs every helper in-process
+//! (`relkit package …` is exactly `relkit-package …`, and a link named
+//! `relkit-package` to it runs the helper), plus the release pipeline:
+//! `relkit plan` (the CI matrix), `relkit build` (one target),
+//! `relkit finalize` (every finalize stage) and `relkit dist` (all of it).
 
+pub mod build;
+pub mod changelog;
 pub mod config;
 pub mod dist;
+pub mod finalize;
 pub mod plan;
+pub mod version;
 
 use clap::{Parser, Subcommand};
 use relkit_core::{Failure, HasFailure};
@@ -21,10 +27,15 @@ pub struct Cli {
 /// relkit's subcommands: each helper, plus dist and plan.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Package, checksum and describe a release locally (see relkit.toml).
+    /// Build, package and finalize a whole release locally (see relkit.toml).
     Dist(dist::DistArgs),
     /// Print the CI build matrix (targets x runners x build tool) as JSON for `fromJSON`.
     Plan(plan::PlanArgs),
+    /// Build one target the way release.yml does; print the binaries' paths.
+    Build(build::BuildArgs),
+    /// Run every finalize stage (bundles, SHA256SUMS, signatures, manifest)
+    /// over per-target build outputs.
+    Finalize(finalize::FinalizeArgs),
     /// Write or check checksum files (relkit-checksum).
     #[command(name = "checksum")]
     Checksum(relkit_checksum::Cli),
@@ -57,9 +68,9 @@ pub enum Error {
     /// From relkit-package.
     #[error(transparent)]
     Package(#[from] relkit_package::Error),
-    /// From relkit-manifest.
+    /// From relkit-manifest (boxed: its conflict errors name two sources).
     #[error(transparent)]
-    Manifest(#[from] relkit_manifest::Error),
+    Manifest(Box<relkit_manifest::Error>),
     /// relkit.toml is unreadable or invalid.
     #[error("`{}`: {message}", path.display())]
     Config {
@@ -77,6 +88,9 @@ pub enum Error {
     /// From relkit-release-upload.
     #[error(transparent)]
     ReleaseUpload(Box<relkit_release_upload::Error>),
+    /// A fault inside relkit (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The build command failed.
     #[error("build for `{target}` failed: `{command}` {status}")]
     Build {
@@ -100,7 +114,14 @@ impl HasFailure for Error {
             Error::Sign(e) => e.failure(),
             Error::ReleaseUpload(e) => e.failure(),
             Error::Config { .. } | Error::Build { .. } => Failure::Input,
+            Error::Internal(_) => Failure::Internal,
         }
+    }
+}
+
+impl From<relkit_manifest::Error> for Error {
+    fn from(e: relkit_manifest::Error) -> Self {
+        Error::Manifest(Box::new(e))
     }
 }
 
@@ -109,6 +130,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Dist(args) => dist::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Finalize(args) => finalize::run(&args),
         Command::Checksum(c) => Ok(relkit_checksum::run(c)?),
         Command::Package(c) => Ok(relkit_package::run(c)?),
         Command::Manifest(c) => Ok(relkit_manifest::run(c)?),
@@ -120,4 +143,34 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             relkit_release_upload::run(c).map_err(|e| Error::ReleaseUpload(Box::new(e)))
         }
     }
+}
+
+/// The helpers a link to the relkit binary may be named after
+/// (`relkit-checksum` runs `relkit checksum`).
+pub const HELPERS: [&str; 6] = [
+    "checksum",
+    "package",
+    "manifest",
+    "provider-bundle",
+    "sign",
+    "release-upload",
+];
+
+/// The subcommand to run when the binary was started as `relkit-HELPER`
+/// (a link or a copy), else None.
+pub fn helper_for(argv0: &std::ffi::OsStr) -> Option<&'static str> {
+    let name = std::path::Path::new(argv0).file_stem()?.to_str()?;
+    let helper = name.strip_prefix("relkit-")?;
+    HELPERS.iter().copied().find(|h| *h == helper)
+}
+
+/// The multi-call `main`: `relkit-HELPER ARGS…` runs exactly as
+/// `relkit HELPER ARGS…` (same parsing, same help text).
+pub fn main() -> std::process::ExitCode {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(helper) = args.first().and_then(|a| helper_for(a)) {
+        args[0] = "relkit".into();
+        args.insert(1, helper.into());
+    }
+    relkit_core::cli::main_from(args, run)
 }

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    relkit_core::cli::main(relkit::run)
+    relkit::main()
 }

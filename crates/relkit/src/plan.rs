@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use relkit_core::target::{Spelling, Target};
+use relkit_core::version::Version;
 use relkit_core::{Error as CoreError, gha};
 use serde::Serialize;
 
 use crate::Error;
-use crate::config::{self, Config};
+use crate::config::{self, BuildTool, Config};
 
 /// Print the CI build matrix as JSON for `fromJSON`.
 #[derive(Debug, Clone, Args)]
@@ -43,31 +44,30 @@ pub struct PlanArgs {
     /// Pretty-print the JSON (the default is one line, as `$GITHUB_OUTPUT` needs).
     #[arg(long)]
     pub pretty: bool,
+    #[command(flatten)]
+    pub release: PlanRelease,
 }
 
-/// How a target is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BuildTool {
-    /// `cargo build`: native, or cross to targets the runner's own
-    /// toolchain links (macOS both ways, Windows arm64 from x64).
-    Cargo,
-    /// `cargo zigbuild`: Linux cross targets and musl, linked by zig.
-    CargoZigbuild,
-    /// `go build` with GOOS/GOARCH.
-    Go,
-}
-
-impl BuildTool {
-    fn parse(field: &str, s: &str) -> Result<Self, Error> {
-        <BuildTool as ValueEnum>::from_str(s, false).map_err(|_| {
-            CoreError::invalid(
-                field,
-                format!("`{s}` is not a build tool (expected cargo, cargo-zigbuild or go)"),
-            )
-            .into()
-        })
-    }
+/// What the plan job checks before any build or remote write, so a typo
+/// fails in seconds and leaves nothing behind on GitHub.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanRelease {
+    /// Project name to check [default: relkit.toml's `name`].
+    #[arg(long, env = "RELKIT_NAME")]
+    pub name: Option<String>,
+    /// Release version [default: relkit.toml's, else from the tag, GITHUB_REF, Cargo.toml or the git tag on HEAD].
+    #[arg(long, env = "RELKIT_VERSION")]
+    pub version: Option<String>,
+    /// Release tag [default: GITHUB_REF's tag, else v + version].
+    #[arg(long, env = "RELKIT_TAG")]
+    pub tag: Option<String>,
+    /// An extra file or folder every archive will include (must exist); repeatable.
+    #[arg(long = "include", value_name = "PATH")]
+    pub includes: Vec<PathBuf>,
+    /// Also check that the token can see the repository (GITHUB_TOKEN,
+    /// GITHUB_REPOSITORY, GITHUB_API_URL), with one read-only request.
+    #[arg(long)]
+    pub check_access: bool,
 }
 
 /// One matrix entry. Field names are kebab-case, as workflows read them:
@@ -91,6 +91,8 @@ pub struct Entry {
     pub format: String,
     /// Whether the runner builds for another platform than its own.
     pub cross: bool,
+    /// The workflow artifact that hands this target's build outputs to finalize.
+    pub artifact: String,
 }
 
 /// The matrix: `{"include":[…]}`.
@@ -123,6 +125,7 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
     let config = Config::load(&args.config, explicit)?;
     let matrix = plan(args, &config)?;
+    let (version, tag) = check_release(&args.release, &config)?;
     let line = serde_json::to_string(&matrix).expect("the matrix serializes");
     if args.pretty {
         println!(
@@ -133,6 +136,8 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
         println!("{line}");
     }
     gha::set_output("matrix", &line)?;
+    gha::set_output("version", &version.to_string())?;
+    gha::set_output("tag", &tag)?;
     let targets: Vec<&str> = matrix.include.iter().map(|e| e.target.as_str()).collect();
     gha::set_output(
         "targets",
@@ -146,7 +151,7 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
             "| `{}` | `{}` | {} |",
             e.target,
             e.runner,
-            tool_name(e.build_tool)
+            e.build_tool.as_str()
         );
     }
     summary.push('\n');
@@ -154,21 +159,37 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn tool_name(t: BuildTool) -> &'static str {
-    match t {
-        BuildTool::Cargo => "cargo",
-        BuildTool::CargoZigbuild => "cargo-zigbuild",
-        BuildTool::Go => "go",
+/// Check name, version, tag, includes and (when asked) repository access;
+/// returns the version and tag.
+fn check_release(r: &PlanRelease, config: &Config) -> Result<(Version, String), Error> {
+    if let Some(name) = r.name.as_deref().or(config.name.as_deref()) {
+        relkit_core::names::check_component("--name", name)?;
     }
+    let version = match (r.version.as_deref().or(config.version.as_deref()), &r.tag) {
+        (Some(v), _) => Version::parse("--version", v)?,
+        (None, Some(t)) => Version::parse("--tag", t)?,
+        (None, None) => crate::version::resolve(None)?,
+    };
+    let tag = crate::version::tag(r.tag.as_deref(), &version)?;
+    let mut includes = config.include.clone();
+    includes.extend(r.includes.iter().cloned());
+    crate::dist::check_includes(&includes)?;
+    if r.check_access {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let remote = relkit_release_upload::Remote::from_env(None, None, None, &env)
+            .map_err(|e| Error::ReleaseUpload(Box::new(e)))?;
+        relkit_release_upload::check_access(&remote)
+            .map_err(|e| Error::ReleaseUpload(Box::new(e)))?;
+    }
+    Ok((version, tag))
 }
 
 /// Compute the matrix from flags and config (flags win).
 pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
-    let tool = match (args.build_tool, config.build.tool.as_deref()) {
-        (Some(t), _) => t,
-        (None, Some(s)) => BuildTool::parse("build.tool", s)?,
-        (None, None) => BuildTool::Cargo,
-    };
+    let tool = args
+        .build_tool
+        .or(config.build.tool)
+        .unwrap_or(BuildTool::Cargo);
     // Flags may come as `--target a,b` or, from an action input, `a b` / one per line.
     let flag_targets: Vec<String> = args
         .targets
@@ -251,6 +272,7 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
             exe: target.exe_suffix().to_owned(),
             format: target.default_format().extension().to_owned(),
             cross,
+            artifact: format!("relkit-dist-{}", target.name().replace('/', "-")),
         });
     }
     if let Some((k, (_, field))) = overrides.iter().find(|(k, _)| !used.contains(*k)) {
@@ -324,6 +346,7 @@ mod tests {
             build_tool: None,
             runners: Vec::new(),
             pretty: false,
+            release: PlanRelease::default(),
         }
     }
 
@@ -387,7 +410,7 @@ mod tests {
         let m = plan(&args(&["x86_64-unknown-linux-gnu"]), &Config::default()).unwrap();
         assert_eq!(
             serde_json::to_string(&m).unwrap(),
-            r#"{"include":[{"target":"x86_64-unknown-linux-gnu","runner":"ubuntu-latest","build-tool":"cargo","os":"linux","arch":"amd64","exe":"","format":"tar.gz","cross":false}]}"#
+            r#"{"include":[{"target":"x86_64-unknown-linux-gnu","runner":"ubuntu-latest","build-tool":"cargo","os":"linux","arch":"amd64","exe":"","format":"tar.gz","cross":false,"artifact":"relkit-dist-x86_64-unknown-linux-gnu"}]}"#
         );
     }
 
@@ -482,11 +505,6 @@ mod tests {
                 &["x86_64-unknown-freebsd"],
                 "",
                 "no default runner builds `x86_64-unknown-freebsd`",
-            ),
-            (
-                &["x86_64-unknown-linux-gnu"],
-                "[build]\ntool = \"make\"\n",
-                "`make` is not a build tool",
             ),
         ];
         for (targets, toml, want) in cases {

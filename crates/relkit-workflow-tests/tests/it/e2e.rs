@@ -156,7 +156,7 @@ pub(crate) fn git(dir: &Path, args: &[&str]) {
 
 /// A fixture project as a git repository whose workflow calls relkit's
 /// reusable workflow, the way a user's repository does.
-fn sample_repo(dest: &Path, fixture: &str, name: &str, extra_with: &str) {
+fn sample_repo(dest: &Path, fixture: &str, name: &str, extra_with: &str, defaults: bool) {
     copy_tree(&fixtures().join(fixture), dest);
     let workflow = format!(
         r#"name: release
@@ -172,9 +172,7 @@ jobs:
     with:
       name: {name}
       tag: v0.1.0
-      targets: {host}
-      include: README.md
-      relkit-version: 0.1.0
+{defaults}      relkit-version: 0.1.0
       relkit-install: prebuilt
 {extra_with}    secrets:
       minisign-key: ${{{{ secrets.MINISIGN_KEY }}}}
@@ -194,7 +192,14 @@ jobs:
         run: |
           printf '%s\n' "$RELEASE_ID" "$RELEASE_URL" "$VERSION" "$TAG" "$ASSETS" > "$RELKIT_E2E_ARTIFACTS/../outputs.txt"
 "#,
-        host = host_target(),
+        defaults = if defaults {
+            format!(
+                "      targets: {}\n      include: README.md\n",
+                host_target()
+            )
+        } else {
+            String::new()
+        },
     );
     relkit_testkit::write(
         &dest.join(".github/workflows/release.yml"),
@@ -230,6 +235,12 @@ const TOKEN: &str = "e2e-token";
 /// Everything a run needs: a signed prebuilt relkit served from loopback, a
 /// fake GitHub, the action's sources and the fixture project as a repository.
 fn setup(fixture: &str, name: &str, extra_with: &str) -> Env {
+    setup_with(fixture, name, extra_with, true)
+}
+
+/// [`setup`], with or without the default `targets`/`include` inputs (a
+/// case may set its own).
+fn setup_with(fixture: &str, name: &str, extra_with: &str, defaults: bool) -> Env {
     require("act");
     require("minisign");
     require("git");
@@ -237,14 +248,11 @@ fn setup(fixture: &str, name: &str, extra_with: &str) -> Env {
     let dir = tmp.path().to_path_buf();
     fs_err::create_dir_all(dir.join("artifacts")).expect("mkdir");
     let key = minisign_key(&dir, "e2e");
-    let bins: Vec<PathBuf> = ["relkit", "relkit-release-upload"]
-        .iter()
-        .map(|b| bin_dir().join(b))
-        .collect();
+    let bins: Vec<PathBuf> = ["relkit"].iter().map(|b| bin_dir().join(b)).collect();
     let release = prebuilt_release(&dir.join("prebuilt"), &key, &bins, true);
     fs_err::create_dir_all(dir.join("relkit")).expect("mkdir");
     action_copy(&dir.join("relkit"));
-    sample_repo(&dir.join("sample"), fixture, name, extra_with);
+    sample_repo(&dir.join("sample"), fixture, name, extra_with, defaults);
     Env {
         server: StaticServer::start(&release),
         fake: FakeGitHub::start("acme/sample", TOKEN),
@@ -410,6 +418,73 @@ fn finalize_dist(e: &Env) -> PathBuf {
     d
 }
 
+/// What a user does with a published release: download every asset from
+/// the URLs in the workflow's `assets` output (each must answer 200, with
+/// no token), then `sha256sum -c SHA256SUMS`, `minisign -V` on the
+/// signatures and `relkit manifest verify` on the downloaded manifest.
+fn download_and_verify(e: &Env, assets_output: &Value, fetched: &Path, signed: bool) {
+    fs_err::create_dir_all(fetched).expect("mkdir");
+    let list = assets_output.as_array().expect("assets output is an array");
+    for a in list {
+        let name = a["name"].as_str().expect("name");
+        let url = a["url"].as_str().expect("url");
+        assert!(!url.contains("untagged-"), "{name}: a draft URL {url}");
+        let out = Command::new("curl")
+            .args(["-sSfL", "-o"])
+            .arg(fetched.join(name))
+            .arg(url)
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "GET {url}: {}", text(&out));
+        assert_eq!(
+            a["sha256"].as_str(),
+            Some(sha256(&fetched.join(name)).as_str()),
+            "{name}"
+        );
+    }
+    let c = Command::new("sha256sum")
+        .current_dir(fetched)
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .output()
+        .expect("sha256sum");
+    assert!(c.status.success(), "{}", text(&c));
+    if signed {
+        for f in ["SHA256SUMS", "manifest.json"] {
+            let v = Command::new("minisign")
+                .arg("-Vm")
+                .arg(fetched.join(f))
+                .arg("-p")
+                .arg(&e.key.public)
+                .output()
+                .expect("minisign");
+            assert!(v.status.success(), "minisign -V {f}: {}", text(&v));
+        }
+    }
+    let mut verify = Command::new(bin_dir().join("relkit"));
+    verify
+        .args(["manifest", "verify"])
+        .arg(fetched.join("manifest.json"));
+    if signed {
+        verify.arg("--public-key").arg(&e.key.public);
+    }
+    let v = verify.output().expect("relkit manifest verify");
+    assert!(v.status.success(), "relkit manifest verify: {}", text(&v));
+}
+
+/// The workflow's outputs, as the `outputs` job wrote them.
+fn workflow_outputs(e: &Env) -> (String, String, String, String, Value) {
+    let outputs = fs_err::read_to_string(e.dir.join("outputs.txt")).expect("the outputs job ran");
+    let lines: Vec<&str> = outputs.lines().collect();
+    let assets: Value = serde_json::from_str(lines[4]).expect("assets output is JSON");
+    (
+        lines[0].to_owned(),
+        lines[1].to_owned(),
+        lines[2].to_owned(),
+        lines[3].to_owned(),
+        assets,
+    )
+}
+
 #[test]
 fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
     let e = setup("sample", "sample", "");
@@ -418,65 +493,63 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
     let log = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "act failed:\n{}", text(&out));
     let archive = format!("sample-0.1.0-{}.tar.gz", host_target());
+    let sidecar = format!("{archive}.sha256");
     let (rel, assets) = the_release(&e.fake);
     let names: Vec<&str> = assets.keys().map(String::as_str).collect();
     let mut want = vec![
         "SHA256SUMS",
         "SHA256SUMS.minisig",
         archive.as_str(),
+        sidecar.as_str(),
         "manifest.json",
+        "manifest.json.minisig",
     ];
     want.sort_unstable();
     assert_eq!(names, want);
-    let fetched = e.dir.join("fetched");
-    let dist = check_and_fetch(&e, &assets, &fetched);
-    // Provenance was attested over exactly the released SHA256SUMS.
+    let dist = check_and_fetch(&e, &assets, &e.dir.join("fetched-api"));
+
+    // The workflow's outputs carry the published release's URLs.
+    let (id, url, version, tag, out_assets) = workflow_outputs(&e);
+    assert_eq!(id, rel["id"].to_string(), "release-id");
     assert_eq!(
-        sha256(&e.dir.join("attested-checksums.txt")),
-        sha256(&fetched.join("SHA256SUMS"))
+        url,
+        format!("{}/acme/sample/releases/tag/v0.1.0", e.fake.url),
+        "release-url"
     );
-    // What a user does with the release: check the signature and the sums.
-    let v = Command::new("minisign")
-        .arg("-Vm")
-        .arg(fetched.join("SHA256SUMS"))
-        .arg("-p")
-        .arg(&e.key.public)
-        .output()
-        .expect("minisign");
-    assert!(v.status.success(), "{}", text(&v));
-    let c = Command::new("sha256sum")
+    assert_eq!((version.as_str(), tag.as_str()), ("0.1.0", "v0.1.0"));
+    assert_eq!(out_assets.as_array().expect("array").len(), want.len());
+    let fetched = e.dir.join("fetched");
+    download_and_verify(&e, &out_assets, &fetched, true);
+
+    // Provenance covers every release file, not only the archives.
+    let attested = fs_err::read_to_string(e.dir.join("attested-checksums.txt")).expect("attested");
+    let subjects: Vec<&str> = attested
+        .lines()
+        .map(|l| l.split_once("  ").expect("sha256sum line").1)
+        .collect();
+    assert_eq!(subjects, want, "attestation subjects");
+    let check = Command::new("sha256sum")
         .current_dir(&fetched)
-        .args(["-c", "--ignore-missing", "SHA256SUMS"])
+        .arg("-c")
+        .arg(e.dir.join("attested-checksums.txt"))
         .output()
         .expect("sha256sum");
-    assert!(
-        c.status.success()
-            && String::from_utf8_lossy(&c.stdout).contains(&format!("{archive}: OK")),
-        "{}",
-        text(&c)
-    );
+    assert!(check.status.success(), "{}", text(&check));
+
+    // The manifest describes exactly the release: every file it lists was
+    // published, and every published file is listed (or is the manifest).
     let manifest: Value =
         serde_json::from_slice(&fs_err::read(fetched.join("manifest.json")).expect("manifest"))
             .expect("JSON");
-    let listed: Vec<&str> = manifest["artifacts"]
+    let mut listed: Vec<&str> = manifest["artifacts"]
         .as_array()
         .expect("artifacts")
         .iter()
         .map(|a| a["file"].as_str().expect("file"))
+        .chain(["manifest.json", "manifest.json.minisig"])
         .collect();
-    for f in [archive.as_str(), "SHA256SUMS", "SHA256SUMS.minisig"] {
-        assert!(listed.contains(&f), "manifest lacks {f}: {listed:?}");
-    }
-    let entry = manifest["artifacts"]
-        .as_array()
-        .expect("artifacts")
-        .iter()
-        .find(|a| a["file"] == archive.as_str())
-        .expect("archive entry");
-    assert_eq!(
-        entry["sha256"].as_str(),
-        Some(sha256(&fetched.join(&archive)).as_str())
-    );
+    listed.sort_unstable();
+    assert_eq!(listed, want);
     assert_eq!(manifest["tag"], "v0.1.0");
     // The archive holds the sample binary and the included README.
     let t = Command::new("tar")
@@ -501,33 +574,6 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         !log.contains("building relkit from source"),
         "the e2e must use the verified prebuilt"
     );
-
-    // The reusable workflow's outputs (from the action's outputs).
-    let outputs = fs_err::read_to_string(e.dir.join("outputs.txt")).expect("the outputs job ran");
-    let lines: Vec<&str> = outputs.lines().collect();
-    assert_eq!(lines[0], rel["id"].to_string(), "release-id");
-    assert_eq!(
-        lines[1],
-        format!("{}/acme/sample/releases/tag/v0.1.0", e.fake.url),
-        "release-url"
-    );
-    assert_eq!((lines[2], lines[3]), ("0.1.0", "v0.1.0"));
-    let out_assets: Value = serde_json::from_str(lines[4]).expect("assets output is JSON");
-    let out_names: Vec<&str> = out_assets
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|a| a["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(out_names.len(), 4, "{out_names:?}");
-    for a in out_assets.as_array().expect("array") {
-        let name = a["name"].as_str().expect("name");
-        assert_eq!(
-            a["sha256"].as_str(),
-            Some(sha256(&dist.join(name)).as_str()),
-            "{name}"
-        );
-    }
     // Step summaries: the plan's matrix and the release's artifact table.
     assert!(
         log.contains("Summary - ### Build matrix"),
@@ -542,9 +588,13 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         "the summary table lacks the archive"
     );
     assert!(
-        log.contains("4 uploaded, 0 already present"),
-        "first run uploads the four files"
+        log.contains("6 uploaded, 0 already present"),
+        "first run uploads the six files"
     );
+
+    // Local = CI: `relkit dist` over the very binary the workflow built
+    // gives the same archive, SHA256SUMS and manifest.
+    contract_with_dist(&e, &fetched, &archive);
 
     // Second run: same single release, same assets, nothing uploaded or changed.
     let before = mutating_requests(&e.fake);
@@ -571,8 +621,77 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         "the re-run sent writes to GitHub"
     );
     assert!(
-        log2.contains("0 uploaded, 4 already present"),
+        log2.contains("0 uploaded, 6 already present"),
         "the re-run uploaded something"
+    );
+}
+
+/// `relkit dist` on the sample, packaging the binary from the published
+/// archive, signed with the same key: archives, SHA256SUMS and manifest.json
+/// equal the published ones byte for byte, except the manifest's entry for
+/// SHA256SUMS.minisig (minisign signatures carry random noise, so two
+/// signings of one file differ; a re-run keeps the published one instead).
+fn contract_with_dist(e: &Env, fetched: &Path, archive: &str) {
+    let x = e.dir.join("extracted");
+    fs_err::create_dir_all(&x).expect("mkdir");
+    let t = Command::new("tar")
+        .current_dir(&x)
+        .arg("-xzf")
+        .arg(fetched.join(archive))
+        .output()
+        .expect("tar");
+    assert!(t.status.success(), "{}", text(&t));
+    let stem = archive.trim_end_matches(".tar.gz");
+    let sample = e.dir.join("sample");
+    let out = Command::new(bin_dir().join("relkit"))
+        .current_dir(&sample)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_REF")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env(
+            "RELKIT_MINISIGN_KEY",
+            fs_err::read_to_string(&e.key.secret).expect("key"),
+        )
+        .args([
+            "dist",
+            "--name",
+            "sample",
+            "--tag",
+            "v0.1.0",
+            "--include",
+            "README.md",
+        ])
+        .arg("--binary")
+        .arg(x.join(stem).join("sample"))
+        .arg("--output-dir")
+        .arg(e.dir.join("local-dist"))
+        .output()
+        .expect("relkit dist");
+    assert!(out.status.success(), "relkit dist: {}", text(&out));
+    let local = e.dir.join("local-dist");
+    for f in [archive, "SHA256SUMS"] {
+        assert_eq!(
+            sha256(&local.join(f)),
+            sha256(&fetched.join(f)),
+            "{f}: dist and release.yml differ"
+        );
+    }
+    let strip = |p: &Path| -> Value {
+        let mut m: Value = serde_json::from_slice(&fs_err::read(p).expect("read")).expect("JSON");
+        for a in m["artifacts"].as_array_mut().expect("artifacts") {
+            if a["file"] == "SHA256SUMS.minisig" {
+                a["sha256"] = Value::Null;
+                a["size"] = Value::Null;
+            }
+        }
+        m
+    };
+    assert_eq!(
+        strip(&local.join("manifest.json")),
+        strip(&fetched.join("manifest.json")),
+        "manifest.json: dist and release.yml differ"
     );
 }
 
@@ -599,7 +718,9 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
         "SHA256SUMS".to_owned(),
         "SHA256SUMS.minisig".to_owned(),
         "manifest.json".to_owned(),
+        "manifest.json.minisig".to_owned(),
         format!("terraform-provider-sample-0.1.0-{host}.tar.gz"),
+        format!("terraform-provider-sample-0.1.0-{host}.tar.gz.sha256"),
         zip.clone(),
         format!("{stem}_SHA256SUMS"),
         format!("{stem}_SHA256SUMS.sig"),
@@ -610,6 +731,8 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
     assert_eq!(assets.keys().cloned().collect::<Vec<_>>(), want);
     let fetched = e.dir.join("fetched");
     check_and_fetch(&e, &assets, &fetched);
+    let (_, _, _, _, out_assets) = workflow_outputs(&e);
+    download_and_verify(&e, &out_assets, &e.dir.join("fetched-user"), true);
     // The Registry's own checks: the zip holds exactly the versioned binary,
     // and the provider SHA256SUMS covers the zip and the manifest.
     let listing = Command::new("unzip")
@@ -668,5 +791,98 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
     assert!(
         files.iter().any(|f| f.ends_with("acme/sample/index.json")),
         "{files:?}"
+    );
+}
+
+/// Everything that can be wrong before a build fails in the plan job, and a
+/// failing build stops before finalize: either way GitHub holds no release
+/// and no draft afterwards.
+#[test]
+fn failures_before_publishing_leave_no_release_or_draft() {
+    let host = host_target();
+    let cases = [
+        (
+            "misspelt include",
+            format!("      targets: {host}\n      include: READMEE.md\n"),
+            "READMEE.md",
+        ),
+        (
+            "unknown target",
+            "      targets: plan9-unknown-none\n".to_owned(),
+            "plan9-unknown-none",
+        ),
+        (
+            "failing build",
+            format!(
+                "      targets: {host}\n      cargo-args: --locked --features no-such-feature\n"
+            ),
+            "no-such-feature",
+        ),
+    ];
+    for (what, with, culprit) in cases {
+        let e = setup_with("sample", "sample", &with, false);
+        let out = act(&e);
+        assert!(!out.status.success(), "{what}: act succeeded");
+        let log = text(&out);
+        assert!(
+            log.contains(culprit),
+            "{what}: the log does not name `{culprit}`:\n{log}"
+        );
+        let state = e.fake.get("/_fake/state");
+        assert_eq!(
+            state["releases"].as_array().map(Vec::len),
+            Some(0),
+            "{what}: a release or draft was left behind: {state:#}"
+        );
+        assert!(
+            mutating_requests(&e.fake).is_empty(),
+            "{what}: writes reached GitHub: {:?}",
+            mutating_requests(&e.fake)
+        );
+    }
+}
+
+/// A stdlib-only Go CLI through the same workflow: built with
+/// `CGO_ENABLED=0 -trimpath` and the version from the tag, published, and
+/// verified by a user; the binary prints the released version.
+#[test]
+fn go_release_publishes_a_verified_release() {
+    relkit_testkit::require("go");
+    let host = host_target();
+    let pair = match host.as_str() {
+        "x86_64-unknown-linux-gnu" => "linux/amd64",
+        "aarch64-unknown-linux-gnu" => "linux/arm64",
+        other => panic!("no Go pair known for {other}"),
+    };
+    let e = setup_with(
+        "gosample",
+        "gosample",
+        &format!("      build-tool: go\n      targets: {pair}\n      include: README.md\n"),
+        false,
+    );
+    let out = act(&e);
+    assert!(out.status.success(), "act failed:\n{}", text(&out));
+    let (_, assets) = the_release(&e.fake);
+    let archive = format!("gosample-0.1.0-{}.tar.gz", pair.replace('/', "-"));
+    assert!(assets.contains_key(&archive), "{:?}", assets.keys());
+    let (_, _, _, _, out_assets) = workflow_outputs(&e);
+    let fetched = e.dir.join("fetched");
+    download_and_verify(&e, &out_assets, &fetched, true);
+    let x = e.dir.join("x");
+    fs_err::create_dir_all(&x).expect("mkdir");
+    let t = Command::new("tar")
+        .current_dir(&x)
+        .arg("-xzf")
+        .arg(fetched.join(&archive))
+        .output()
+        .expect("tar");
+    assert!(t.status.success(), "{}", text(&t));
+    let stem = archive.trim_end_matches(".tar.gz");
+    let run = Command::new(x.join(stem).join("gosample"))
+        .output()
+        .expect("run gosample");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "gosample 0.1.0"
     );
 }

@@ -16,12 +16,12 @@ struct Setup {
     cache: PathBuf,
 }
 
-/// A release of two fake helper binaries (shell scripts), signed by a throwaway key.
+/// A release of a fake relkit binary (a shell script), signed by a throwaway key.
 fn setup() -> Setup {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let key = minisign_key(&dir, "test");
-    let bins: Vec<PathBuf> = ["relkit", "relkit-release-upload"]
+    let bins: Vec<PathBuf> = ["relkit"]
         .iter()
         .map(|b| {
             relkit_testkit::write(
@@ -306,8 +306,8 @@ fn no_prebuilt_falls_back_to_cargo_install_from_the_action() {
     );
     let calls = fs_err::read_to_string(&log).expect("cargo was called");
     let calls: Vec<&str> = calls.lines().collect();
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    for (call, pkg) in calls.iter().zip(["relkit", "relkit-release-upload"]) {
+    assert_eq!(calls.len(), 1, "one binary, built once: {calls:?}");
+    for (call, pkg) in calls.iter().zip(["relkit"]) {
         assert!(call.starts_with("install --locked"), "{call}");
         assert!(
             call.ends_with(&format!("--path {}/crates/{pkg}", action_path())),
@@ -335,7 +335,7 @@ fn no_prebuilt_falls_back_to_cargo_install_from_the_action() {
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(
         fs_err::read_to_string(&log).expect("log").lines().count(),
-        2
+        1
     );
 }
 

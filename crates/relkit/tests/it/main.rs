@@ -61,6 +61,7 @@ fn dist_writes_a_verifiable_reproducible_release() {
     assert_eq!(
         kit::files_in(&d.join("dist")),
         [
+            ".relkit/attest.sha256",
             "SHA256SUMS",
             "manifest.json",
             "tool-1.4.0-x86_64-pc-windows-msvc.zip",
@@ -373,7 +374,7 @@ fn dist_then_release_upload_publishes_every_asset_once() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["kind"] != "terraform-mirror" && a["kind"] != "terraform-lock")
+        .filter(|a| a["kind"] != "terraform-mirror")
         .map(|a| {
             (
                 a["name"].as_str().unwrap().to_owned(),
@@ -381,6 +382,20 @@ fn dist_then_release_upload_publishes_every_asset_once() {
             )
         })
         .collect();
+    // The manifest itself is published beside the files it lists.
+    expected.push((
+        "manifest.json".to_owned(),
+        format!(
+            "sha256:{}",
+            relkit_core::hash::hash_file(
+                &d.join("dist/manifest.json"),
+                relkit_core::hash::Algo::Sha256,
+                |_| {}
+            )
+            .unwrap()
+            .hex
+        ),
+    ));
     expected.sort();
     assert!(
         expected
@@ -402,6 +417,20 @@ fn dist_then_release_upload_publishes_every_asset_once() {
     got.sort();
     assert_eq!(got, expected);
 
+    // A user downloads every asset and verifies it with the tools they have.
+    let fetched = d.join("fetched");
+    fs_err::create_dir_all(&fetched).unwrap();
+    for a in &release.assets {
+        fs_err::write(fetched.join(&a.name), a.content().unwrap()).unwrap();
+    }
+    kit::run_ok(Command::new("sha256sum").current_dir(&fetched).args([
+        "-c",
+        "--strict",
+        "SHA256SUMS",
+    ]));
+    let verify = relkit(d, &["manifest", "verify", "fetched/manifest.json"], &[]);
+    assert!(verify.status.success(), "{}", kit::render(&verify, d));
+
     let again = relkit(
         d,
         &["release-upload", "--manifest", "dist/manifest.json"],
@@ -417,5 +446,196 @@ fn dist_then_release_upload_publishes_every_asset_once() {
         uploads,
         expected.len(),
         "the second run must upload nothing"
+    );
+}
+
+/// issue 9: a link named `relkit-HELPER` runs that helper, with the very
+/// same parsing and help text as `relkit HELPER`.
+#[test]
+fn a_link_named_after_a_helper_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink(BIN, d.join("relkit-package")).unwrap();
+    std::os::unix::fs::symlink(BIN, d.join("relkit-checksum")).unwrap();
+    let via_link = kit::run(Command::new(d.join("relkit-package")).arg("--help"));
+    let via_sub = relkit(d, &["package", "--help"], &[]);
+    assert!(via_link.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&via_link.stdout),
+        String::from_utf8_lossy(&via_sub.stdout)
+    );
+    kit::write(&d.join("a"), b"alpha", 0o644);
+    let out = kit::run(
+        Command::new(d.join("relkit-checksum"))
+            .current_dir(d)
+            .arg("a"),
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    assert!(d.join("SHA256SUMS").is_file());
+}
+
+/// issue 9: release.yml's way (build and package per target in separate
+/// jobs, then `relkit finalize` over every job's outputs) and `relkit dist`
+/// give byte-identical archives, SHA256SUMS and manifest.json.
+#[test]
+fn finalize_over_per_target_outputs_equals_dist() {
+    let dir = project("");
+    let d = dir.path();
+    let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let out = relkit(d, &["dist"], &epoch);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    for target in ["x86_64-unknown-linux-gnu", "x86_64-pc-windows-msvc"] {
+        let built = relkit(d, &["build", "--target", target], &epoch);
+        assert!(built.status.success(), "{}", kit::render(&built, d));
+        let files: Vec<String> = String::from_utf8_lossy(&built.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let job = format!("jobs/{target}");
+        let mut args = vec![
+            "package",
+            "--name",
+            "tool",
+            "--version",
+            "1.4.0",
+            "--target",
+            target,
+            "--include",
+            "README.md",
+            "--output-dir",
+            &job,
+        ];
+        args.extend(files.iter().map(String::as_str));
+        let packaged = relkit(d, &args, &epoch);
+        assert!(packaged.status.success(), "{}", kit::render(&packaged, d));
+    }
+    let fin = relkit(
+        d,
+        &["finalize", "--input", "jobs", "--output-dir", "final"],
+        &epoch,
+    );
+    assert!(fin.status.success(), "{}", kit::render(&fin, d));
+    assert_eq!(
+        kit::files_in(&d.join("final")),
+        kit::files_in(&d.join("dist"))
+    );
+    for f in kit::files_in(&d.join("dist")) {
+        assert!(
+            fs_err::read(d.join("dist").join(&f)).unwrap()
+                == fs_err::read(d.join("final").join(&f)).unwrap(),
+            "{f} differs between dist and finalize"
+        );
+    }
+}
+
+/// issue 9: a new version's dist replaces the previous release's files (no
+/// `dist/*` upload of an old archive), and a file relkit did not write is
+/// refused rather than deleted or mixed in.
+#[test]
+fn dist_replaces_the_previous_release_and_refuses_strangers() {
+    let dir = project("");
+    let d = dir.path();
+    assert!(relkit(d, &["dist"], &[]).status.success());
+    let out = relkit(d, &["dist", "--version", "1.5.0"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let files = kit::files_in(&d.join("dist"));
+    assert!(!files.iter().any(|f| f.contains("1.4.0")), "{files:?}");
+    assert!(files.iter().any(|f| f.contains("1.5.0")), "{files:?}");
+    kit::write(&d.join("dist/notes.txt"), b"mine", 0o644);
+    let before = kit::files_in(&d.join("dist"));
+    let out = relkit(d, &["dist", "--version", "1.6.0"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "holds `notes.txt`, which the previous release's manifest.json does not list"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(kit::files_in(&d.join("dist")), before);
+}
+
+/// issue 9: a misspelt include fails before any build runs.
+#[test]
+fn a_misspelt_include_fails_before_building() {
+    let dir = project("");
+    let d = dir.path();
+    let out = relkit(d, &["dist", "--include", "LICENSEE"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("include: `LICENSEE` does not exist"),
+        "{}",
+        kit::render(&out, d)
+    );
+    assert!(!d.join("out").exists(), "the build ran");
+}
+
+/// issue 9: `relkit build` finds cargo's target dir the way cargo does
+/// (CARGO_TARGET_DIR here), and a Go-style project takes its version from
+/// the git tag on HEAD.
+#[test]
+fn build_finds_cargo_target_dir_and_version_from_the_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    kit::write(
+        &d.join("Cargo.toml"),
+        b"[package]\nname = \"hello\"\nversion = \"0.3.0\"\nedition = \"2021\"\n[workspace]\n",
+        0o644,
+    );
+    kit::write(&d.join("src/main.rs"), b"fn main() {}\n", 0o644);
+    let custom = d.join("elsewhere");
+    let out = relkit(
+        d,
+        &[
+            "build",
+            "--target",
+            relkit_core::target::Target::host().name(),
+            "--binary",
+            "hello",
+            "--cargo-args=",
+        ],
+        &[("CARGO_TARGET_DIR", custom.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(printed, custom.join("release/hello").display().to_string());
+    assert!(custom.join("release/hello").is_file());
+
+    let g = d.join("go");
+    fs_err::create_dir_all(&g).unwrap();
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+        vec!["tag", "v2.3.4"],
+    ] {
+        kit::run_ok(Command::new("git").current_dir(&g).args(args));
+    }
+    kit::write(
+        &g.join("relkit.toml"),
+        b"name = \"gotool\"\nbinaries = [\"gotool\"]\n[build]\ntool = \"go\"\n",
+        0o644,
+    );
+    let outputs = g.join("outputs");
+    let out = relkit(
+        &g,
+        &["plan", "--target", "linux/amd64"],
+        &[("GITHUB_OUTPUT", outputs.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, &g));
+    let written = fs_err::read_to_string(&outputs).unwrap();
+    assert!(
+        written.contains("version=2.3.4\n") && written.contains("tag=v2.3.4\n"),
+        "{written}"
     );
 }
