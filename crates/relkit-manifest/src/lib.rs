@@ -488,13 +488,7 @@ pub fn attach_signatures(m: &mut Manifest) {
         .artifacts
         .iter()
         .filter_map(|a| {
-            let (base, kind) = if let Some(b) = a.file.strip_suffix(".minisig") {
-                (b, SignatureKind::Minisign)
-            } else if let Some(b) = a.file.strip_suffix(".sig") {
-                (b, SignatureKind::Openpgp)
-            } else {
-                return None;
-            };
+            let (base, kind) = relkit_core::kind::signed_file(&a.file)?;
             Some((base.to_owned(), kind, a.file.clone()))
         })
         .collect();
@@ -559,32 +553,9 @@ pub fn relative_to(base: &Path, path: &Path) -> Result<String, Error> {
     Ok(s)
 }
 
-/// Guess an artifact's kind from its file name.
+/// An artifact's kind from its file name (relkit-core's one table).
 pub fn guess_kind(name: &str) -> ArtifactKind {
-    let ends = |s: &str| name.ends_with(s);
-    if name.starts_with("terraform-provider-") {
-        if ends("_SHA256SUMS") {
-            return ArtifactKind::TerraformSha256sums;
-        }
-        if ends("_manifest.json") {
-            return ArtifactKind::TerraformRegistryManifest;
-        }
-        if ends(".zip") {
-            return ArtifactKind::TerraformProviderZip;
-        }
-    }
-    if ends(".minisig") || ends(".sig") || ends(".asc") {
-        ArtifactKind::Signature
-    } else if ends(".sha256") || ends(".sha512") || ends(".b3") {
-        ArtifactKind::ChecksumSidecar
-    } else if name.ends_with("SUMS") {
-        ArtifactKind::Checksums
-    } else if ends(".tar.gz") || ends(".tgz") || ends(".tar.xz") || ends(".tar.zst") || ends(".zip")
-    {
-        ArtifactKind::Archive
-    } else {
-        ArtifactKind::Other
-    }
+    ArtifactKind::from_name(name)
 }
 
 /// Recover the target from `NAME-VERSION-TARGET.EXT`.
@@ -631,6 +602,9 @@ pub fn verify(manifest_path: &Path, public_key: Option<&str>) -> Result<Vec<Prob
         .flat_map_iter(|a| {
             let mut out = Vec::new();
             match hash::hash_file(&base.join(&a.file), Algo::Sha256, |_| {}) {
+                // Files that are never release assets (mirror trees) are
+                // not expected among downloaded assets.
+                Err(relkit_core::Error::Missing(_)) if !a.kind.rules().uploaded => {}
                 Err(relkit_core::Error::Missing(_)) => out.push(Problem {
                     file: a.file.clone(),
                     what: "missing".into(),

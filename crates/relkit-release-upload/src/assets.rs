@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use relkit_core::manifest::Manifest;
+use relkit_core::manifest::{Manifest, SignatureKind};
 use tokio::sync::OnceCell;
 
 use crate::Error;
@@ -107,18 +107,17 @@ pub fn github_name(name: &str) -> String {
     mapped.trim_matches('.').to_owned()
 }
 
-/// Whether an artifact of this kind is published as a release asset. The
-/// Terraform mirror trees (several files share a name across platforms) are
-/// for static hosting and the lock block is for users to copy, so neither is
-/// uploaded; everything else is.
+/// Whether an artifact of this kind is published as a release asset: the
+/// rule of relkit-core's one kind table (mirror trees are not).
 pub fn is_release_asset(kind: relkit_core::manifest::ArtifactKind) -> bool {
-    use relkit_core::manifest::ArtifactKind as K;
-    !matches!(kind, K::TerraformMirror | K::TerraformLock)
+    kind.rules().uploaded
 }
 
 /// Collect the assets listed by a manifest; each `file` is relative to the
-/// manifest's folder and must exist with the recorded size. Mirror trees and
-/// lock blocks are skipped (see [`is_release_asset`]).
+/// manifest's folder and must exist with the recorded size. Kinds that are
+/// not release assets are skipped (see [`is_release_asset`]); the manifest
+/// itself and its signatures (`manifest.json.minisig`, `.sig`) are added, so
+/// a user who downloads the release has the manifest to verify against.
 pub fn from_manifest(path: &Path) -> Result<(Manifest, Vec<LocalAsset>), Error> {
     let manifest = Manifest::read(path)?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
@@ -146,6 +145,16 @@ pub fn from_manifest(path: &Path) -> Result<(Manifest, Vec<LocalAsset>), Error> 
             Some(a.sha256.clone()),
         ));
     }
+    let mut own = vec![path.to_path_buf()];
+    for kind in [SignatureKind::Minisign, SignatureKind::Openpgp] {
+        let mut sig = path.as_os_str().to_owned();
+        sig.push(kind.suffix());
+        let sig = PathBuf::from(sig);
+        if sig.is_file() {
+            own.push(sig);
+        }
+    }
+    out.extend(from_files(&own)?);
     Ok((manifest, out))
 }
 
