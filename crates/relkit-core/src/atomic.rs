@@ -1,6 +1,8 @@
 //! Atomic output: every file is written to a temporary file in its final
 //! folder and renamed into place only when the whole run has succeeded, so a
-//! failed run leaves neither partial nor stale outputs behind.
+//! failed run leaves neither partial nor stale outputs behind. Temp files
+//! and created folders are registered with [`crate::cleanup`], so an
+//! interrupted run (SIGINT, SIGTERM, SIGHUP) leaves none behind either.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -8,14 +10,15 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use crate::Error;
+use crate::cleanup::{self, Guard, Kind};
 
 /// A set of outputs written together: nothing appears at its final path
 /// until [`Staging::commit`], and dropping an uncommitted staging removes
 /// every temporary file (and every folder it created).
 #[derive(Debug, Default)]
 pub struct Staging {
-    files: Vec<(NamedTempFile, PathBuf)>,
-    created_dirs: Vec<PathBuf>,
+    files: Vec<(NamedTempFile, PathBuf, Guard)>,
+    created_dirs: Vec<(PathBuf, Guard)>,
     committed: bool,
 }
 
@@ -38,8 +41,8 @@ impl Staging {
             cur = d.parent();
         }
         for d in missing.into_iter().rev() {
-            match std::fs::create_dir(&d) {
-                Ok(()) => self.created_dirs.push(d),
+            match cleanup::track(Kind::EmptyDir, || std::fs::create_dir(&d), |()| d.clone()) {
+                Ok(((), guard)) => self.created_dirs.push((d, guard)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(source) => return Err(Error::Unwritable { path: d, source }),
             }
@@ -61,15 +64,21 @@ impl Staging {
             || ".relkit".to_owned(),
             |n| format!(".{}.", n.to_string_lossy()),
         );
-        let tmp = tempfile::Builder::new()
-            .prefix(&name)
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|source| Error::Unwritable {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        self.files.push((tmp, dest.to_path_buf()));
+        let (tmp, guard) = cleanup::track(
+            Kind::File,
+            || {
+                tempfile::Builder::new()
+                    .prefix(&name)
+                    .suffix(".tmp")
+                    .tempfile_in(dir)
+            },
+            |t| t.path().to_path_buf(),
+        )
+        .map_err(|source| Error::Unwritable {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        self.files.push((tmp, dest.to_path_buf(), guard));
         Ok(&mut self.files.last_mut().expect("just pushed").0)
     }
 
@@ -82,22 +91,31 @@ impl Staging {
 
     /// The final paths staged so far, in the order they were staged.
     pub fn destinations(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(|(_, d)| d.as_path())
+        self.files.iter().map(|(_, d, _)| d.as_path())
     }
 
     /// Flush every file to disk and rename it into place. Files get mode
     /// 0644 (the temp files are 0600), whatever the umask.
     pub fn commit(mut self) -> Result<Vec<PathBuf>, Error> {
-        for (tmp, dest) in &mut self.files {
+        for (tmp, dest, _) in &mut self.files {
             tmp.as_file_mut().sync_all().map_err(|e| io_at(dest, e))?;
             set_mode(tmp.path(), 0o644).map_err(|e| io_at(dest, e))?;
         }
-        let mut done = Vec::with_capacity(self.files.len());
-        for (tmp, dest) in std::mem::take(&mut self.files) {
-            tmp.persist(&dest).map_err(|e| io_at(&dest, e.error))?;
-            done.push(dest);
+        // The guards outlive the pause: dropping one waits for the registry.
+        let (pending, _guards): (Vec<_>, Vec<_>) = std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|(tmp, dest, guard)| ((tmp, dest), guard))
+            .unzip();
+        let mut done = Vec::with_capacity(pending.len());
+        {
+            // An interruption now waits until every output is in place.
+            let _pause = cleanup::pause();
+            for (tmp, dest) in pending {
+                tmp.persist(&dest).map_err(|e| io_at(&dest, e.error))?;
+                done.push(dest);
+            }
+            self.committed = true;
         }
-        self.committed = true;
         Ok(done)
     }
 }
@@ -109,7 +127,7 @@ impl Drop for Staging {
         }
         // Temp files remove themselves; then the folders we made, innermost first.
         self.files.clear();
-        for d in self.created_dirs.iter().rev() {
+        for (d, _) in self.created_dirs.iter().rev() {
             let _ = std::fs::remove_dir(d);
         }
     }

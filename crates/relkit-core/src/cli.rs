@@ -9,7 +9,9 @@ use clap::Parser;
 
 use crate::error::{HasFailure, finish};
 
-/// Run a helper: initialise logging, parse `std::env::args`, call `run`.
+/// Run a helper: initialise logging, arm the removal of temp files on
+/// SIGINT, SIGTERM and SIGHUP ([`crate::cleanup`]), parse
+/// `std::env::args`, call `run`.
 pub fn main<C: Parser, E: HasFailure + 'static>(run: impl FnOnce(C) -> Result<(), E>) -> ExitCode {
     main_from(std::env::args_os(), run)
 }
@@ -23,6 +25,7 @@ where
     T: Into<OsString> + Clone,
 {
     crate::logging::init();
+    crate::cleanup::enable();
     match C::try_parse_from(args) {
         Ok(cli) => finish(run(cli)),
         Err(e) => usage_exit(&e),

@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod buildtime;
+pub mod cleanup;
 pub mod cli;
 pub mod error;
 pub mod gha;

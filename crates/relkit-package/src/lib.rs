@@ -204,7 +204,10 @@ pub fn package(opts: &Options) -> Result<Packaged, Error> {
     let mut staging = Staging::new();
     staging.ensure_dir(&opts.output_dir)?;
 
-    let scratch = tempfile::tempdir().map_err(relkit_core::Error::from)?;
+    // Stripped copies; registered so an interruption removes them (issue 10.7).
+    let (scratch, _scratch_guard) =
+        relkit_core::cleanup::tempdir_in(&std::env::temp_dir(), ".relkit-strip")
+            .map_err(relkit_core::Error::from)?;
     let mut strip_sizes = BTreeMap::new();
     let mut entries = collect_entries(opts, &stem, scratch.path(), &mut strip_sizes)?;
     entries.sort_by(|a, b| a.path.cmp(&b.path));

@@ -381,11 +381,18 @@ pub fn keygen(
         _ => PathBuf::from("."),
     };
     staging.ensure_dir(&dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".relkit-key.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| io_at(&dir, e))?;
+    // Registered so an interruption removes it (issue 10.7).
+    let (mut tmp, _guard) = relkit_core::cleanup::track(
+        relkit_core::cleanup::Kind::File,
+        || {
+            tempfile::Builder::new()
+                .prefix(".relkit-key.")
+                .suffix(".tmp")
+                .tempfile_in(&dir)
+        },
+        |t| t.path().to_path_buf(),
+    )
+    .map_err(|e| io_at(&dir, e))?;
     set_private(tmp.path()).map_err(|e| io_at(secret_path, e))?;
     tmp.write_all(sk_text.expose().as_bytes())
         .map_err(|e| io_at(secret_path, e))?;

@@ -19,6 +19,9 @@ pub const GPG_ENV: &str = "RELKIT_GPG";
 #[derive(Debug)]
 pub struct GpgSigner {
     home: Option<tempfile::TempDir>,
+    /// Keeps the home registered for removal if the run is interrupted
+    /// (issue 10.7): it holds an imported secret key.
+    home_guard: Option<relkit_core::cleanup::Guard>,
     /// What to pass to `--local-user`, if anything.
     local_user: Option<String>,
     /// Primary key fingerprint of the signing key.
@@ -37,6 +40,7 @@ impl GpgSigner {
         let passphrase = passphrase_env.map(Secret::from_env).transpose()?;
         let mut signer = GpgSigner {
             home: None,
+            home_guard: None,
             local_user: key_id.map(str::to_owned),
             fingerprint: String::new(),
             passphrase,
@@ -51,7 +55,9 @@ impl GpgSigner {
                     "environment variable `{env}` does not hold an ASCII-armored secret key (`gpg --armor --export-secret-keys`)"
                 )));
             }
-            signer.home = Some(temp_home()?);
+            let (home, guard) = temp_home()?;
+            signer.home = Some(home);
+            signer.home_guard = Some(guard);
             let out = signer.run(&["--import"], Some(key.expose().as_bytes()))?;
             if !out.ok {
                 return Err(Error::Gpg(format!(
@@ -278,14 +284,13 @@ impl GpgOutput {
 }
 
 /// A temporary GNUPGHOME, mode 0700, on tmpfs when there is one.
-fn temp_home() -> Result<tempfile::TempDir, Error> {
+fn temp_home() -> Result<(tempfile::TempDir, relkit_core::cleanup::Guard), Error> {
     let base = temp_home_base();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("relkit-gnupg-{}-", std::process::id()))
-        .tempdir_in(&base)
+    let prefix = format!("relkit-gnupg-{}-", std::process::id());
+    let (dir, guard) = relkit_core::cleanup::tempdir_in(&base, &prefix)
         .map_err(|e| relkit_core::atomic::io_at(&base, e))?;
     set_mode_0700(dir.path()).map_err(|e| relkit_core::atomic::io_at(dir.path(), e))?;
-    Ok(dir)
+    Ok((dir, guard))
 }
 
 fn is_writable(dir: &Path) -> bool {
