@@ -175,6 +175,55 @@ impl Options {
         })
     }
 
+    /// Refuse, before anything is written, names that GitHub would rename or
+    /// that no file system takes (issue 10.8): release-upload would refuse
+    /// them only after the whole build.
+    pub fn validate(&self) -> Result<(), Error> {
+        names::check_component("--name", &self.name)?;
+        names::check_github_name("--name", &self.name)?;
+        let build = &self.version.semver().build;
+        if !build.is_empty() {
+            return Err(relkit_core::Error::invalid(
+                "--version",
+                format!(
+                    "`{}` carries build metadata `+{build}`, which GitHub would turn into `.` in asset names; leave it out",
+                    self.version
+                ),
+            )
+            .into());
+        }
+        self.check_length()
+    }
+
+    /// The longest name written, `STEM.EXT.sha256`, plus the temporary
+    /// name's 12 bytes, must fit a file name: name the flag to blame rather
+    /// than fail later with "File name too long" on the output folder.
+    fn check_length(&self) -> Result<(), Error> {
+        const TEMP_OVERHEAD: usize = 12;
+        let longest = format!("{}.{}.sha256", self.stem(), self.format.extension());
+        let limit = names::MAX_FILE_NAME - TEMP_OVERHEAD;
+        if longest.len() <= limit {
+            return Ok(());
+        }
+        let version = self.version.to_string();
+        let (field, value) = if self.name.len() >= version.len() {
+            ("--name", self.name.as_str())
+        } else {
+            ("--version", version.as_str())
+        };
+        Err(relkit_core::Error::invalid(
+            field,
+            format!(
+                "`{}` is too long: the output `{}` would be {} bytes, over the {limit} bytes a file name can take here (GitHub and file systems allow {}, less {TEMP_OVERHEAD} for the temporary name)",
+                names::shown(value),
+                names::shown(&longest),
+                longest.len(),
+                names::MAX_FILE_NAME,
+            ),
+        )
+        .into())
+    }
+
     /// `NAME-VERSION-TARGET`, the archive's stem and top-level folder.
     pub fn stem(&self) -> String {
         format!("{}-{}-{}", self.name, self.version, self.target.name())
@@ -199,6 +248,7 @@ pub struct Packaged {
 /// Write the archive, sidecar and manifest part. Nothing is left in the
 /// output folder if any step fails.
 pub fn package(opts: &Options) -> Result<Packaged, Error> {
+    opts.validate()?;
     let stem = opts.stem();
     let file_name = format!("{stem}.{}", opts.format.extension());
     let mut staging = Staging::new();
@@ -316,6 +366,8 @@ fn collect_entries(
     for bin in &opts.binaries {
         let meta = regular_file(bin)?;
         let name = base_name(bin)?;
+        // issue 10.8: GitHub would rename it in the asset list of a bare binary.
+        names::check_github_name(&format!("`{}`", shown_path(bin)), &name)?;
         let path = format!("{stem}/{name}");
         claim(&path, bin)?;
         let (source, size) = if opts.strip {
@@ -441,13 +493,20 @@ fn check_symlink(path: &Path) -> Result<(), Error> {
 }
 
 fn base_name(path: &Path) -> Result<String, Error> {
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        relkit_core::Error::invalid(
-            format!("`{}`", path.display()),
-            "has no usable UTF-8 file name",
-        )
-    })?;
+    let bad = |what: &str| relkit_core::Error::invalid(format!("`{}`", shown_path(path)), what);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| bad("has no usable UTF-8 file name"))?;
+    if name.chars().any(char::is_control) {
+        return Err(bad("has control characters in its file name").into());
+    }
     Ok(name.to_owned())
+}
+
+/// A path for an error line: control characters escaped, long ones cut.
+fn shown_path(path: &Path) -> String {
+    names::shown(&path.to_string_lossy())
 }
 
 #[cfg(unix)]

@@ -188,3 +188,39 @@ fn help_and_usage_errors() {
     insta::assert_snapshot!("usage_error", kit::render(&usage, dir.path()));
     let _ = Command::new("true");
 }
+
+// issue 10.8: a `+build` version, a unicode --name and a binary named with a
+// newline were accepted here and refused only by release-upload, after the
+// whole build; a 300-character --name was blamed on the output folder
+// ("File name too long").
+#[test]
+fn names_github_would_rename_or_no_file_system_takes() {
+    let dir = setup();
+    let d = dir.path();
+    kit::write(&d.join("to\nol"), b"bin", 0o755);
+    kit::write(&d.join("tööl"), b"bin", 0o755);
+    let long = "n".repeat(300);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            set("--version", "1.0.0+build.5"),
+            "error: --version: `1.0.0+build.5` carries build metadata `+build.5`",
+        ),
+        (
+            set("--name", "outil-é"),
+            "error: --name: `outil-é` would be renamed `outil-` by GitHub",
+        ),
+        (
+            base(&["to\nol"]),
+            "error: `to\\nol`: has control characters in its file name",
+        ),
+        (base(&["tööl"]), "`tööl` would be renamed `t..l` by GitHub"),
+        (set("--name", &long), "error: --name: `nnnnn"),
+    ];
+    for (args, expect) in cases {
+        let rendered = fails(d, &args, &[]);
+        assert!(rendered.contains(expect), "{args:?}: {rendered}");
+        assert!(!rendered.contains("File name too long"), "{rendered}");
+    }
+    let rendered = fails(d, &set("--name", &long), &[]);
+    assert!(rendered.contains("is too long"), "{rendered}");
+}
