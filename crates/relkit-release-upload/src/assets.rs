@@ -90,22 +90,7 @@ impl LocalAsset {
     }
 }
 
-/// The name GitHub stores for an uploaded file name: it keeps ASCII
-/// letters, digits and `-_.`, turns every other character into `.` (`+`
-/// and `~` included), and drops leading and trailing periods.
-pub fn github_name(name: &str) -> String {
-    let mapped: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    mapped.trim_matches('.').to_owned()
-}
+pub use relkit_core::names::github_name;
 
 /// Whether an artifact of this kind is published as a release asset: the
 /// rule of relkit-core's one kind table (mirror trees are not).
