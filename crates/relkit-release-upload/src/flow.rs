@@ -819,6 +819,7 @@ impl Outcome {
         let tag = opts.tag_or(r);
         gha::set_output("release-id", &r.id.to_string())?;
         gha::set_output("html-url", &r.html_url)?;
+        gha::set_output("release-url", &r.html_url)?;
         gha::set_output("upload-url", &r.upload_url)?;
         if opts.mode == Mode::CreateDraft {
             println!("{}", r.id);

@@ -373,7 +373,10 @@ fn manifest_lists_the_assets() {
     args.drain(i..i + 2);
     args.extend(["--manifest".to_owned(), mpath.display().to_string()]);
     run_args(&args).unwrap();
-    assert_assets(&the_release(&fake, "v1.0.0"), &contents(FILES));
+    // The manifest itself is published too, so a downloader can verify.
+    let mut want = contents(FILES);
+    want.insert("manifest.json".to_owned(), fs_err::read(&mpath).unwrap());
+    assert_assets(&the_release(&fake, "v1.0.0"), &want);
 
     // A manifest whose sha256 does not match the file: the upload is
     // refused after the bytes are hashed, and nothing is published.

@@ -2,6 +2,8 @@
 
 mod faults;
 mod flows;
+mod hostile;
+mod library;
 mod refusals;
 mod subprocess;
 

@@ -11,7 +11,7 @@ use crate::{fake_with, the_release, write_files};
 
 const CANARY: &str = "ghp_CANARY0123456789abcdefCANARY";
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_relkit-release-upload"));
     for var in [
         "GITHUB_ACTIONS",
@@ -106,6 +106,48 @@ fn canary_token_never_appears_at_trace_level() {
     assert!(text.contains("401"), "{text}");
 }
 
+// issue 10.5: the download path (no digest, a redirect to another host) logs
+// no token at trace level either.
+#[test]
+fn canary_token_never_appears_on_the_download_path() {
+    let fake = fake_with(Config {
+        token: CANARY.into(),
+        omit_digest: true,
+        redirect_downloads: true,
+        ..Config::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), &[("a.bin", b"a")]);
+    for _ in 0..2 {
+        let out = bin()
+            .env("RELKIT_LOG", "trace")
+            .env("GITHUB_TOKEN", CANARY)
+            .args([
+                "--repo",
+                "octo/demo",
+                "--api-url",
+                &fake.api_url(),
+                "--tag",
+                "v1.0.0",
+            ])
+            .args(&paths)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(!text.contains("CANARY"), "token leaked:\n{text}");
+    }
+    assert!(
+        fake.request_log()
+            .iter()
+            .any(|l| l.path.starts_with("/cdn/") && !l.authenticated)
+    );
+}
+
 #[test]
 fn actions_outputs_summary_and_mask() {
     let fake = fake_with(Config::default());
@@ -183,4 +225,55 @@ fn create_draft_prints_the_release_id() {
     let r = the_release(&fake, "v9.0.0");
     assert_eq!(r.id, id);
     assert!(r.draft);
+}
+
+/// Run the binary with `env` and `args`; (exit code, stdout + stderr).
+fn run_bin(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin().envs(env.iter().copied()).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// issue 10.1: a token that cannot be a header value (newline, CR, DEL) was a
+// panic with a backtrace; now one line naming the variable, exit 1.
+#[test]
+fn token_that_is_no_header_value_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_files(dir.path(), &[("README.md", b"r")]);
+    let file = paths[0].to_str().unwrap();
+    for token in ["abcCANARY\n", "abcCANARY\r", "abcCANARY\u{7f}"] {
+        let (code, stdout, stderr) = run_bin(
+            &[("GITHUB_TOKEN", token), ("GITHUB_REPOSITORY", "o/r")],
+            &["--tag", "v1.0.0", file],
+        );
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("`GITHUB_TOKEN`"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("CANARY"),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("CANARY"), "{stdout}");
+    }
+}
+
+// issue 10.3: `--token-env` given the token itself (or an unset name) never
+// echoes it, on a terminal or in an Actions annotation.
+#[test]
+fn token_env_never_echoes_its_value() {
+    for actions in ["", "true"] {
+        for value in ["canary-TOK", "ghp_CANARYlooksLikeAName"] {
+            let (code, stdout, stderr) = run_bin(
+                &[("GITHUB_ACTIONS", actions), ("GITHUB_REPOSITORY", "o/r")],
+                &["--tag", "v1.0.0", "--token-env", value, "Cargo.toml"],
+            );
+            assert_eq!(code, Some(1), "{stderr}");
+            let all = format!("{stdout}{stderr}");
+            assert!(all.contains("--token-env"), "{all}");
+            assert!(!all.to_lowercase().contains("canary"), "{all}");
+        }
+    }
 }
