@@ -15,6 +15,7 @@ use relkit_core::manifest::{
 };
 use relkit_core::version::Version;
 use relkit_core::{Failure, HasFailure, buildtime, gha};
+use relkit_sign::minisig::MinisignPublicKey;
 
 /// Create, merge and verify release manifests.
 #[derive(Debug, Parser)]
@@ -127,6 +128,9 @@ pub enum Error {
         /// Its value.
         theirs: String,
     },
+    /// A public key given to `verify` is not one.
+    #[error(transparent)]
+    Key(#[from] relkit_sign::Error),
     /// Two parts give one file different asset names.
     #[error("`{file}` is named `{a}` in `{}` but `{b}` in `{}`", first.display(), second.display())]
     Renamed {
@@ -179,6 +183,7 @@ impl HasFailure for Error {
     fn failure(&self) -> Failure {
         match self {
             Error::Core(e) => e.failure(),
+            Error::Key(e) => e.failure(),
             _ => Failure::Input,
         }
     }
@@ -212,8 +217,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             public_key_string,
         } => {
             let key = match (public_key, public_key_string) {
-                (Some(path), _) => Some(relkit_core::input::read_text(&path, Limit::KEY)?),
-                (None, key) => key,
+                (Some(path), _) => {
+                    let text = relkit_core::input::read_text(&path, Limit::KEY)?;
+                    // Named by its file, not by the flag (issue 10, the suite).
+                    MinisignPublicKey::parse(&text, &format!("`{}`", path.display()))?;
+                    Some(text)
+                }
+                (None, Some(key)) => {
+                    MinisignPublicKey::parse(&key, "--public-key-string")?;
+                    Some(key)
+                }
+                (None, None) => None,
             };
             let problems = verify(&manifest, key.as_deref())?;
             for p in &problems {
@@ -590,11 +604,8 @@ impl std::fmt::Display for Problem {
 pub fn verify(manifest_path: &Path, public_key: Option<&str>) -> Result<Vec<Problem>, Error> {
     let m = Manifest::read(manifest_path)?;
     let public_key = public_key
-        .map(|k| relkit_sign::minisig::MinisignPublicKey::parse(k, "--public-key"))
-        .transpose()
-        .map_err(|e| {
-            relkit_core::Error::invalid("--public-key", relkit_core::error::one_line(&e))
-        })?;
+        .map(|k| MinisignPublicKey::parse(k, "--public-key"))
+        .transpose()?;
     let base = manifest_dir(manifest_path);
     let mut problems: Vec<Problem> = m
         .artifacts
