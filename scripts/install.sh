@@ -215,7 +215,7 @@ install_prebuilt() {
 }
 
 install_source() {
-  local key dest pkg
+  local key dest
   command -v cargo >/dev/null 2>&1 || die "building relkit from source needs cargo on PATH (or use a released version of the action)"
   [ -f "$action_path/Cargo.lock" ] || die "\`$action_path\` is not a relkit source tree (no Cargo.lock)"
   # Key the cache by the source itself, so any change rebuilds.

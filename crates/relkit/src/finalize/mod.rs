@@ -557,52 +557,35 @@ fn apply_provider_args(config: &mut Config, p: &ProviderArgs) {
 }
 
 /// Link (or copy) every part and the files it lists into `stage`, flat;
-/// returns the staged parts.
+/// returns the staged parts. A file two parts list is staged once: the
+/// merge refuses parts that disagree about its digest, and the final verify
+/// checks the bytes against the manifest.
 fn gather(parts: &[PathBuf], stage: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut staged = Vec::new();
-    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for part in parts {
+    for (i, part) in parts.iter().enumerate() {
         let m = Manifest::read(part)?;
         let dir = relkit_manifest::manifest_dir(part);
-        let mut files: Vec<String> = m.artifacts.iter().map(|a| a.file.clone()).collect();
-        let part_name = part
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        files.push(part_name.clone());
-        for f in files {
-            let from = if f == part_name {
-                part.clone()
-            } else {
-                dir.join(&f)
-            };
-            let to = stage.join(&f);
-            if let Some(prev) = seen.get(&f) {
-                if relkit_core::hash::hash_file(prev, relkit_core::hash::Algo::Sha256, |_| {})?.hex
-                    != relkit_core::hash::hash_file(&from, relkit_core::hash::Algo::Sha256, |_| {})?
-                        .hex
-                {
-                    return Err(CoreError::invalid(
-                        format!("`{f}`"),
-                        format!(
-                            "differs between `{}` and `{}`",
-                            prev.display(),
-                            from.display()
-                        ),
-                    )
-                    .into());
-                }
+        for a in &m.artifacts {
+            let to = stage.join(&a.file);
+            if to.exists() {
                 continue;
             }
             if let Some(parent) = to.parent() {
                 fs_err::create_dir_all(parent).map_err(CoreError::from)?;
             }
-            if fs_err::hard_link(&from, &to).is_err() {
-                fs_err::copy(&from, &to).map_err(CoreError::from)?;
-            }
-            seen.insert(f, from);
+            link_or_copy(&dir.join(&a.file), &to)?;
         }
-        staged.push(stage.join(part_name));
+        // Parts of different jobs may share a name; each is staged apart.
+        let to = stage.join(format!(".part-{i}.part.json"));
+        link_or_copy(part, &to)?;
+        staged.push(to);
     }
     Ok(staged)
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), Error> {
+    if fs_err::hard_link(from, to).is_err() {
+        fs_err::copy(from, to).map_err(CoreError::from)?;
+    }
+    Ok(())
 }

@@ -278,9 +278,10 @@ impl Stage for ManifestFile {
         }
         cx.manifest.normalize();
         let path = cx.dir.join("manifest.json");
-        atomic::write_file(&path, cx.manifest.to_json().as_bytes())?;
+        let json = cx.manifest.to_json();
+        atomic::write_file(&path, json.as_bytes())?;
         let signatures = sign_one(cx, "manifest.json")?;
-        keep_manifest_signature(cx, &path, &signatures)?;
+        keep_manifest_signature(cx, &json, &signatures)?;
         verify(cx, &path)
     }
 }
@@ -288,13 +289,15 @@ impl Stage for ManifestFile {
 /// The manifest's own signatures follow the same reuse rule as the others.
 fn keep_manifest_signature(
     cx: &Context<'_>,
-    path: &Path,
+    json: &str,
     signatures: &[PathBuf],
 ) -> Result<(), Error> {
     let Some(published) = cx.published else {
         return Ok(());
     };
-    let digest = relkit_core::hash::hash_file(path, relkit_core::hash::Algo::Sha256, |_| {})?;
+    let mut hasher = relkit_core::hash::Algo::Sha256.hasher();
+    hasher.update(json.as_bytes());
+    let sha256 = hasher.finish_hex();
     let candidates: Vec<KeepCandidate> = signatures
         .iter()
         .filter_map(|s| {
@@ -302,7 +305,7 @@ fn keep_manifest_signature(
             Some(KeepCandidate {
                 signature_name: name,
                 signed_name: "manifest.json".to_owned(),
-                signed_sha256: digest.hex.clone(),
+                signed_sha256: sha256.clone(),
                 dest: s.clone(),
             })
         })
