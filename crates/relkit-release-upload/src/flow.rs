@@ -180,12 +180,10 @@ fn resolve_tag(
             .into());
         }
     };
-    if let Some(t) = &tag
-        && (t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
-        return Err(
-            relkit_core::Error::invalid("--tag", format!("`{t}` is not a valid tag name")).into(),
-        );
+    // git's rules (issue 10.8), before any request: GitHub would refuse
+    // the tag only after retries.
+    if let Some(t) = &tag {
+        relkit_core::names::check_tag("--tag", t)?;
     }
 
     Ok(tag)

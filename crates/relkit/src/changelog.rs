@@ -12,6 +12,12 @@ use crate::Error;
 /// This version's section of the changelog at `path`, without its heading.
 pub fn section(path: &Path, version: &Version) -> Result<String, Error> {
     let text = relkit_core::input::read_text(path, relkit_core::input::Limit::NOTES)?;
+    section_in(&text, path, version)
+}
+
+/// [`section`] of changelog text already read; `path` names it in errors.
+/// Public for the fuzz target `changelog_section` (issue 10).
+pub fn section_in(text: &str, path: &Path, version: &Version) -> Result<String, Error> {
     let v = version.to_string();
     let mut lines = text.lines();
     let found = lines

@@ -119,9 +119,8 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     // Stage everything; move into place only at the end.
     let mut out_guard = atomic::Staging::new();
     out_guard.ensure_dir(&r.output_dir)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".relkit-dist-")
-        .tempdir_in(&r.output_dir)
+    // Registered with relkit-core's cleanup: removed on SIGINT/TERM/HUP too.
+    let (staging, _cleanup) = relkit_core::cleanup::tempdir_in(&r.output_dir, ".relkit-dist-")
         .map_err(|source| CoreError::Unwritable {
             path: r.output_dir.clone(),
             source,

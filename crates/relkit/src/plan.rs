@@ -125,7 +125,7 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
     let config = Config::load(&args.config, explicit)?;
     let matrix = plan(args, &config)?;
-    let (version, tag) = check_release(&args.release, &config)?;
+    let (version, tag) = check_release(&args.release, &config, &matrix)?;
     let line = serde_json::to_string(&matrix).expect("the matrix serializes");
     if args.pretty {
         println!(
@@ -161,7 +161,11 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
 
 /// Check name, version, tag, includes and (when asked) repository access;
 /// returns the version and tag.
-fn check_release(r: &PlanRelease, config: &Config) -> Result<(Version, String), Error> {
+fn check_release(
+    r: &PlanRelease,
+    config: &Config,
+    matrix: &Matrix,
+) -> Result<(Version, String), Error> {
     if let Some(name) = r.name.as_deref().or(config.name.as_deref()) {
         relkit_core::names::check_component("--name", name)?;
     }
@@ -174,6 +178,26 @@ fn check_release(r: &PlanRelease, config: &Config) -> Result<(Version, String), 
     let mut includes = config.include.clone();
     includes.extend(r.includes.iter().cloned());
     crate::dist::check_includes(&includes)?;
+    // Every archive name packaging will write must pass packaging's own
+    // checks (GitHub's renaming, build metadata, file name length) now,
+    // before a build job runs.
+    if let Some(name) = r.name.as_deref().or(config.name.as_deref()) {
+        for e in &matrix.include {
+            let target = Target::parse(&e.target)?;
+            relkit_package::Options {
+                name: name.to_owned(),
+                version: version.clone(),
+                format: config.format.unwrap_or_else(|| target.default_format()),
+                target,
+                binaries: Vec::new(),
+                includes: Vec::new(),
+                strip: false,
+                output_dir: PathBuf::new(),
+                epoch: 0,
+            }
+            .validate()?;
+        }
+    }
     if r.check_access {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let remote = relkit_release_upload::Remote::from_env(None, None, None, &env)
@@ -190,7 +214,18 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
         .build_tool
         .or(config.build.tool)
         .unwrap_or(BuildTool::Cargo);
-    // Flags may come as `--target a,b` or, from an action input, `a b` / one per line.
+    // Flags may come as `--target a,b`, `a b` or one per line (an action
+    // input); an empty value, or another control character, is a mistake.
+    for t in &args.targets {
+        let stray = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+        if t.trim().is_empty() || t.chars().any(stray) {
+            return Err(CoreError::invalid(
+                "--target",
+                format!("`{}` is not a target", relkit_core::names::shown(t)),
+            )
+            .into());
+        }
+    }
     let flag_targets: Vec<String> = args
         .targets
         .iter()

@@ -492,12 +492,13 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
 
     let mut guard = atomic::Staging::new();
     guard.ensure_dir(&out)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".relkit-finalize-")
-        .tempdir_in(&out)
-        .map_err(|source| CoreError::Unwritable {
-            path: out.clone(),
-            source,
+    // Registered with relkit-core's cleanup: removed on SIGINT/TERM/HUP too.
+    let (staging, _cleanup) =
+        relkit_core::cleanup::tempdir_in(&out, ".relkit-finalize-").map_err(|source| {
+            CoreError::Unwritable {
+                path: out.clone(),
+                source,
+            }
         })?;
     let stage_dir = staging.path();
     let staged_parts = gather(&parts, stage_dir)?;
