@@ -12,6 +12,11 @@ use tempfile::NamedTempFile;
 use crate::Error;
 use crate::cleanup::{self, Guard, Kind};
 
+/// Bytes a staged file's temporary name adds to its final name
+/// (`.NAME.XXXXXX.tmp`): a final name must leave this much room below the
+/// file system's limit (see [`crate::names::check_output_name`]).
+pub const TEMP_NAME_EXTRA: usize = 12;
+
 /// A set of outputs written together: nothing appears at its final path
 /// until [`Staging::commit`], and dropping an uncommitted staging removes
 /// every temporary file (and every folder it created).
@@ -193,6 +198,16 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "no temp files left: {names:?}");
+    }
+
+    #[test]
+    fn temp_names_add_what_is_reserved() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("name.tar.gz");
+        let mut s = Staging::new();
+        let tmp = s.create(&dest).unwrap().path().to_path_buf();
+        let len = |p: &Path| p.file_name().unwrap().len();
+        assert_eq!(len(&tmp), len(&dest) + TEMP_NAME_EXTRA);
     }
 
     #[test]

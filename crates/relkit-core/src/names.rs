@@ -3,6 +3,8 @@
 //! helper, so a bad name is refused at the first helper that sees it.
 
 use crate::Error;
+use crate::atomic::TEMP_NAME_EXTRA;
+use crate::version::Version;
 
 /// The longest file name, in bytes, that file systems (ext4, APFS, NTFS)
 /// and GitHub accept.
@@ -84,6 +86,49 @@ pub fn check_github_name(field: &str, value: &str) -> Result<(), Error> {
             "`{}` would be renamed `{}` by GitHub; use only ASCII letters, digits, `-`, `_` and `.` (not first or last)",
             shown(value),
             shown(&stored)
+        ),
+    ))
+}
+
+/// Check that `version` can be part of a release asset name: GitHub would
+/// turn the `+` of build metadata into `.`, so `+build` is refused.
+pub fn check_asset_version(field: &str, version: &Version) -> Result<(), Error> {
+    let build = &version.semver().build;
+    if build.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "`{version}` carries build metadata `+{build}`, which GitHub would turn into `.` in asset names; leave it out"
+        ),
+    ))
+}
+
+/// Check that `longest`, the longest file name a helper will write, fits a
+/// file name together with its temporary name's [`TEMP_NAME_EXTRA`] bytes,
+/// so the flag to blame is named rather than the output folder failing later
+/// with "File name too long". `parts` are the `(flag, value)` pairs the name
+/// is made of; the longest value is blamed (the first of equals).
+pub fn check_output_name(longest: &str, parts: &[(&str, &str)]) -> Result<(), Error> {
+    let limit = MAX_FILE_NAME - TEMP_NAME_EXTRA;
+    if longest.len() <= limit {
+        return Ok(());
+    }
+    let (field, value) = parts
+        .iter()
+        .fold(None, |best: Option<(&str, &str)>, &(f, v)| match best {
+            Some((_, b)) if b.len() >= v.len() => best,
+            _ => Some((f, v)),
+        })
+        .unwrap_or(("output", longest));
+    Err(Error::invalid(
+        field,
+        format!(
+            "`{}` is too long: the output `{}` would be {} bytes, over the {limit} bytes a file name can take here (GitHub and file systems allow {MAX_FILE_NAME}, less {TEMP_NAME_EXTRA} for the temporary name)",
+            shown(value),
+            shown(longest),
+            longest.len(),
         ),
     ))
 }
@@ -239,6 +284,36 @@ mod tests {
             e.starts_with("`bin`: `a\\nb` would be renamed `a.b`"),
             "{e}"
         );
+    }
+
+    // issue 10.8: `+build` versions and over-long names were refused only
+    // by relkit-package; provider-bundle blamed its output folder.
+    #[test]
+    fn asset_versions_and_output_lengths() {
+        let v = |s| Version::parse("--version", s).unwrap();
+        assert!(check_asset_version("--version", &v("1.0.0-rc.1")).is_ok());
+        let e = check_asset_version("--version", &v("1.0.0+build.5"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--version: `1.0.0+build.5` carries build metadata `+build.5`"),
+            "{e}"
+        );
+        let parts = [("--name", "x"), ("--version", "1.0.0")];
+        assert!(check_output_name(&"x".repeat(243), &parts).is_ok());
+        let e = check_output_name(&"x".repeat(244), &parts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--version: `1.0.0` is too long"), "{e}");
+        assert!(e.contains("would be 244 bytes, over the 243 bytes"), "{e}");
+        let long = "n".repeat(300);
+        let parts = [("--name", long.as_str()), ("--version", "1.0.0")];
+        let e = check_output_name(&long, &parts).unwrap_err().to_string();
+        assert!(e.starts_with("--name: `nnn"), "{e}");
+        assert!(!e.contains('\n') && e.len() < 400, "{e}");
+        let tie = [("--name", "ab"), ("--version", "cd")];
+        let e = check_output_name(&long, &tie).unwrap_err().to_string();
+        assert!(e.starts_with("--name: "), "{e}");
     }
 
     // issue 10.4: an asset name `../x` was accepted by merge.

@@ -181,47 +181,12 @@ impl Options {
     pub fn validate(&self) -> Result<(), Error> {
         names::check_component("--name", &self.name)?;
         names::check_github_name("--name", &self.name)?;
-        let build = &self.version.semver().build;
-        if !build.is_empty() {
-            return Err(relkit_core::Error::invalid(
-                "--version",
-                format!(
-                    "`{}` carries build metadata `+{build}`, which GitHub would turn into `.` in asset names; leave it out",
-                    self.version
-                ),
-            )
-            .into());
-        }
-        self.check_length()
-    }
-
-    /// The longest name written, `STEM.EXT.sha256`, plus the temporary
-    /// name's 12 bytes, must fit a file name: name the flag to blame rather
-    /// than fail later with "File name too long" on the output folder.
-    fn check_length(&self) -> Result<(), Error> {
-        const TEMP_OVERHEAD: usize = 12;
+        names::check_asset_version("--version", &self.version)?;
+        // The longest name written is the sidecar, `STEM.EXT.sha256`.
         let longest = format!("{}.{}.sha256", self.stem(), self.format.extension());
-        let limit = names::MAX_FILE_NAME - TEMP_OVERHEAD;
-        if longest.len() <= limit {
-            return Ok(());
-        }
         let version = self.version.to_string();
-        let (field, value) = if self.name.len() >= version.len() {
-            ("--name", self.name.as_str())
-        } else {
-            ("--version", version.as_str())
-        };
-        Err(relkit_core::Error::invalid(
-            field,
-            format!(
-                "`{}` is too long: the output `{}` would be {} bytes, over the {limit} bytes a file name can take here (GitHub and file systems allow {}, less {TEMP_OVERHEAD} for the temporary name)",
-                names::shown(value),
-                names::shown(&longest),
-                longest.len(),
-                names::MAX_FILE_NAME,
-            ),
-        )
-        .into())
+        names::check_output_name(&longest, &[("--name", &self.name), ("--version", &version)])?;
+        Ok(())
     }
 
     /// `NAME-VERSION-TARGET`, the archive's stem and top-level folder.
