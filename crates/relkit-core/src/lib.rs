@@ -1,6 +1,7 @@
 //! Shared types and plumbing for the relkit helpers: targets, versions, the
 //! release manifest, streaming hashing, atomic output, build time, GitHub
-//! Actions I/O and the error conventions every helper follows.
+//! Actions I/O, the deterministic zip writer and the error conventions every
+//! helper follows.
 #![deny(missing_docs)]
 
 pub mod atomic;
@@ -18,6 +19,7 @@ pub mod names;
 pub mod progress;
 pub mod target;
 pub mod version;
+pub mod zip;
 
 pub use error::{Error, Failure, HasFailure};
 

@@ -1,12 +1,14 @@
 //! Deterministic archive writing: entries sorted, times fixed, owners 0 with
 //! empty names, modes 0755/0644, compressed in the same pass that hashes the
-//! archive bytes.
+//! archive bytes. Zip archives go through relkit-core's one deterministic zip
+//! writer, shared with the provider zips.
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use relkit_core::hash::{Algo, Digest, HashingWriter};
 use relkit_core::target::ArchiveFormat;
+use relkit_core::zip::DeterministicZip;
 
 use crate::pargz::ParGzEncoder;
 
@@ -18,8 +20,6 @@ pub const GZIP_LEVEL: u32 = 5;
 pub const XZ_LEVEL: u32 = 6;
 /// zstd level: release archives are written once and downloaded often.
 pub const ZSTD_LEVEL: i32 = 19;
-/// Deflate level for zip entries.
-pub const ZIP_LEVEL: i64 = 6;
 
 /// One entry of an archive, below the top-level folder.
 #[derive(Debug, Clone)]
@@ -173,54 +173,21 @@ fn append_tar<W: Write>(
     Ok(written)
 }
 
-/// Zip's DOS time for `epoch`, clamped to the format's 1980–2107 range.
-pub fn dos_time(epoch: i64) -> zip::DateTime {
-    let when = time::OffsetDateTime::from_unix_timestamp(epoch)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let min = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).expect("valid DOS time");
-    if when.year() < 1980 {
-        return min;
-    }
-    u16::try_from(when.year())
-        .ok()
-        .and_then(|year| {
-            zip::DateTime::from_date_and_time(
-                year,
-                u8::from(when.month()),
-                when.day(),
-                when.hour(),
-                when.minute(),
-                when.second(),
-            )
-            .ok()
-        })
-        .unwrap_or_else(|| {
-            zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).expect("valid DOS time")
-        })
-}
-
 fn write_zip<W: Write>(
     out: W,
     entries: &[Entry],
     mtime: i64,
     progress: &indicatif::ProgressBar,
 ) -> io::Result<(W, Vec<Written>)> {
-    use zip::write::SimpleFileOptions;
-    let mut zip = zip::ZipWriter::new_stream(out);
-    let when = dos_time(mtime);
+    // Streamed: the archive is hashed as it is written, so it cannot seek.
+    let mut zip = DeterministicZip::new_stream(out, mtime);
     let mut written = Vec::new();
     for entry in entries {
-        let opts = SimpleFileOptions::default()
-            .last_modified_time(when)
-            .unix_permissions(entry.mode())
-            .compression_method(zip::CompressionMethod::Deflated)
-            .compression_level(Some(ZIP_LEVEL))
-            .large_file(entry.size >= 0xffff_ffff);
         if entry.source.is_none() {
-            zip.add_directory(entry.path.trim_end_matches('/'), opts)
+            zip.add_directory(&entry.path, entry.mode())
                 .map_err(io::Error::other)?;
         } else {
-            zip.start_file(entry.path.as_str(), opts)
+            zip.start_file(&entry.path, entry.mode(), entry.size)
                 .map_err(io::Error::other)?;
             let mut r = open_source(entry, progress)?;
             io::copy(&mut r, &mut zip)?;

@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use relkit_core::atomic::{Staging, io_at};
-use relkit_core::hash::open_regular;
+use relkit_core::hash::Digest;
 use relkit_core::manifest::{Artifact, ArtifactKind, Content, Manifest, Signature, SignatureKind};
 use relkit_core::target::Target;
-use relkit_core::version::Version;
+use relkit_sign::openpgp::GpgSigner;
 use serde::Serialize;
 
 use crate::Error;
-use crate::address::{DEFAULT_HOSTNAME, check_hostname, check_part, check_protocol};
+use crate::address::DEFAULT_HOSTNAME;
 use crate::hashes::{h1, lock_file, zh};
-use crate::zipper::{OutFile, ZipJob, ZipOutcome, dos_time, write_provider_zip};
-use relkit_sign::openpgp::GpgSigner;
+use crate::plan::{Plan, validate};
+use crate::zipper::{OutFile, ZipJob, ZipOutcome, write_provider_zip};
 
 /// The folder under the output folder that holds the unpacked filesystem
 /// mirror (`-plugin-dir` / `filesystem_mirror` root).
@@ -163,175 +163,6 @@ pub struct BundleReport {
     pub packed_mirror: PathBuf,
 }
 
-/// A checked target and its binary.
-struct Platform {
-    target: Target,
-    binary: PathBuf,
-}
-
-/// Everything validated, before any output exists.
-struct Plan {
-    name: String,
-    version: String,
-    namespace: String,
-    hostname: String,
-    protocols: Vec<String>,
-    platforms: Vec<Platform>,
-    epoch: i64,
-}
-
-impl Plan {
-    fn prefix(&self) -> String {
-        format!("terraform-provider-{}_{}", self.name, self.version)
-    }
-    fn zip_name(&self, p: &Platform) -> String {
-        format!("{}_{}.zip", self.prefix(), p.target.terraform_platform())
-    }
-    fn entry_name(&self, p: &Platform) -> String {
-        format!(
-            "terraform-provider-{}_v{}{}",
-            self.name,
-            self.version,
-            p.target.exe_suffix()
-        )
-    }
-    fn address(&self) -> String {
-        format!("{}/{}/{}", self.hostname, self.namespace, self.name)
-    }
-    /// The binary in the unpacked mirror, relative to the output folder.
-    fn unpacked_file(&self, p: &Platform) -> String {
-        [
-            UNPACKED_MIRROR_DIR,
-            &self.hostname,
-            &self.namespace,
-            &self.name,
-            &self.version,
-            &p.target.terraform_platform(),
-            &self.entry_name(p),
-        ]
-        .join("/")
-    }
-    /// The packed mirror's provider folder, relative to the output folder.
-    fn packed_dir(&self) -> String {
-        [
-            PACKED_MIRROR_DIR,
-            &self.hostname,
-            &self.namespace,
-            &self.name,
-        ]
-        .join("/")
-    }
-    /// The zip in the packed mirror, relative to the output folder.
-    fn packed_file(&self, p: &Platform) -> String {
-        format!("{}/{}", self.packed_dir(), self.zip_name(p))
-    }
-}
-
-fn validate(opts: &BundleOptions) -> Result<Plan, Error> {
-    check_part("--name", &opts.name)?;
-    check_part("--namespace", &opts.namespace)?;
-    let hostname = check_hostname(&opts.hostname)?;
-    let version = Version::parse("--version", &opts.version)?.to_string();
-    if opts.protocols.is_empty() {
-        return Err(relkit_core::Error::invalid(
-            "--protocol",
-            "give at least one protocol version, e.g. 6.0",
-        )
-        .into());
-    }
-    let mut protocols = opts.protocols.clone();
-    for p in &protocols {
-        check_protocol(p)?;
-    }
-    protocols.sort();
-    protocols.dedup();
-    if opts.binaries.is_empty() {
-        return Err(
-            relkit_core::Error::invalid("--binary", "give at least one TARGET=PATH").into(),
-        );
-    }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    let mut platforms = Vec::new();
-    for (raw, path) in &opts.binaries {
-        let target = Target::parse(raw).map_err(|e| match e {
-            relkit_core::Error::Invalid { message, .. } => {
-                relkit_core::Error::invalid("--binary", message)
-            }
-            other => other,
-        })?;
-        let platform = target.terraform_platform();
-        if let Some(first) = seen.insert(platform.clone(), raw.clone()) {
-            let also = if first == *raw {
-                String::new()
-            } else {
-                format!(" (as `{first}` and `{raw}`)")
-            };
-            return Err(relkit_core::Error::invalid(
-                "--binary",
-                format!("platform `{platform}` is given twice{also}"),
-            )
-            .into());
-        }
-        open_regular(path)?;
-        platforms.push(Platform {
-            target,
-            binary: path.clone(),
-        });
-    }
-    platforms.sort_by_key(|p| p.target.terraform_platform());
-    if let Some(g) = &opts.gpg {
-        for (flag, var) in [
-            ("--gpg-passphrase-env", &g.passphrase_env),
-            ("--gpg-import-key-env", &g.import_key_env),
-        ] {
-            if let Some(var) = var {
-                if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
-                    return Err(relkit_core::Error::invalid(
-                        flag,
-                        format!("environment variable `{var}` is not set or is empty"),
-                    )
-                    .into());
-                }
-            }
-        }
-    }
-    let epoch = match opts.epoch {
-        Some(e) => e,
-        None => relkit_core::buildtime::build_epoch(Path::new("."))?,
-    };
-    Ok(Plan {
-        name: opts.name.clone(),
-        version,
-        namespace: opts.namespace.clone(),
-        hostname,
-        protocols,
-        platforms,
-        epoch,
-    })
-}
-
-/// Refuse to write an unpacked platform folder that already holds other
-/// files: Terraform hashes every file there (the lock file would then
-/// disagree) and may try to run one of them as the provider.
-fn check_unpacked_dir(dir: &Path, binary_name: &str) -> Result<(), Error> {
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let entry = entry.map_err(relkit_core::Error::Io)?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name != binary_name {
-            return Err(relkit_core::Error::invalid(
-                format!("`{}`", dir.display()),
-                format!("holds `{name}`, which is not part of the bundle; Terraform would hash it and might run it: remove it"),
-            )
-            .into());
-        }
-    }
-    Ok(())
-}
-
 /// `_manifest.json`, fields in the order the Registry documents them.
 #[derive(Serialize)]
 struct RegistryManifest<'a> {
@@ -364,347 +195,427 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Build the bundle described by `opts`. Validates everything first; writes
 /// every output through one [`Staging`], so on error nothing is left behind.
-#[allow(clippy::too_many_lines)] // one linear recipe reads better than pieces
 pub fn bundle(opts: &BundleOptions) -> Result<BundleReport, Error> {
     let plan = validate(opts)?;
-    let signer = opts
-        .gpg
-        .as_ref()
-        .map(|g| {
-            GpgSigner::new(
-                g.key_id.as_deref(),
-                g.passphrase_env.as_deref(),
-                g.import_key_env.as_deref(),
-            )
-        })
-        .transpose()?;
+    let signer = signer(opts.gpg.as_ref())?;
     let dir = opts.output_dir.as_path();
-    let unpacked_root = dir.join(UNPACKED_MIRROR_DIR);
-    let packed_root = dir.join(PACKED_MIRROR_DIR);
-    let packed_rel = plan.packed_dir();
-    for p in &plan.platforms {
-        let pdir = unpacked_root
-            .join(&plan.hostname)
-            .join(&plan.namespace)
-            .join(&plan.name)
-            .join(&plan.version)
-            .join(p.target.terraform_platform());
-        check_unpacked_dir(&pdir, &plan.entry_name(p))?;
-    }
-
-    let mut staging = Staging::new();
-    staging.ensure_dir(dir)?;
+    plan.check_unpacked_dirs(dir)?;
+    let mut out = Bundler::new(&plan, dir)?;
     let _group = relkit_core::gha::group(&format!(
         "provider bundle {} {}",
         plan.address(),
         plan.version
     ));
-
-    // 1. Registry zips, their packed-mirror copies and the unpacked-mirror
-    // binaries, written in parallel from one read of each binary. The temp
-    // files are created here, in order; the workers write through their
-    // own handles.
-    let mut open = |rel_path: &str| -> Result<OutFile, Error> {
-        let path = dir.join(rel_path);
-        let tmp = staging.create(&path)?;
-        let file = tmp.as_file().try_clone().map_err(|e| io_at(&path, e))?;
-        Ok(OutFile { file, path })
-    };
-    let mtime = dos_time(plan.epoch);
-    let entries: Vec<String> = plan.platforms.iter().map(|p| plan.entry_name(p)).collect();
-    let mut jobs = Vec::new();
-    for (p, entry) in plan.platforms.iter().zip(&entries) {
-        jobs.push(ZipJob {
-            binary: &p.binary,
-            entry,
-            mtime,
-            zip: open(&plan.zip_name(p))?,
-            zip_copies: vec![open(&plan.packed_file(p))?],
-            binary_copies: vec![open(&plan.unpacked_file(p))?],
-        });
-    }
-    let total: u64 = plan
-        .platforms
-        .iter()
-        .map(|p| fs_err::metadata(&p.binary).map_or(0, |m| m.len()))
-        .sum();
-    let bar = relkit_core::progress::bytes(total, "compressing");
-    let outcomes: Vec<ZipOutcome> = jobs
-        .into_par_iter()
-        .map(|job| {
-            tracing::debug!(zip = %job.zip.path.display(), "compressing");
-            write_provider_zip(job, &|n| bar.inc(n))
-        })
-        .collect::<Result<_, _>>()?;
-    bar.finish_and_clear();
-
-    let mut files: Vec<WrittenFile> = Vec::new();
-    let mut artifacts: Vec<Artifact> = Vec::new();
-    let mut record = |file: String,
-                      kind: ArtifactKind,
-                      target: Option<&Target>,
-                      size: u64,
-                      sha256: String,
-                      contents: Vec<Content>,
-                      signatures: Vec<Signature>| {
-        let name = file.rsplit('/').next().unwrap_or(&file).to_owned();
-        artifacts.push(Artifact {
-            name,
-            kind,
-            file: file.clone(),
-            target: target.map(|t| t.name().to_owned()),
-            size,
-            sha256: sha256.clone(),
-            contents,
-            signatures,
-        });
-        files.push(WrittenFile {
-            path: dir.join(&file),
-            file,
-            kind,
-            target: target.map(|t| t.name().to_owned()),
-            size,
-            sha256,
-        });
-    };
-
-    let mut platforms = Vec::new();
-    let mut sums: Vec<(String, String)> = Vec::new();
-    for (p, o) in plan.platforms.iter().zip(&outcomes) {
-        let entry = plan.entry_name(p);
-        let zip_name = plan.zip_name(p);
-        let contents = vec![Content {
-            path: entry.clone(),
-            size: o.binary.size,
-            sha256: o.binary.hex.clone(),
-            executable: true,
-        }];
-        record(
-            zip_name.clone(),
-            ArtifactKind::TerraformProviderZip,
-            Some(&p.target),
-            o.zip.size,
-            o.zip.hex.clone(),
-            contents,
-            vec![],
-        );
-        sums.push((zip_name.clone(), o.zip.hex.clone()));
-        platforms.push(PlatformHashes {
-            platform: p.target.terraform_platform(),
-            target: p.target.name().to_owned(),
-            zip: zip_name,
-            h1: h1([(entry.as_str(), o.binary.hex.as_str())]),
-            zh: zh(&o.zip.hex),
-        });
-    }
-
-    // 2. The registry manifest and SHA256SUMS (zips and manifest), signed.
-    let manifest_name = format!("{}_manifest.json", plan.prefix());
-    let manifest_json = json_bytes(&RegistryManifest {
-        version: 1,
-        metadata: RegistryMetadata {
-            protocol_versions: &plan.protocols,
-        },
-    });
-    staging.write(&dir.join(&manifest_name), &manifest_json)?;
-    sums.push((manifest_name.clone(), sha256_hex(&manifest_json)));
-    record(
-        manifest_name,
-        ArtifactKind::TerraformRegistryManifest,
-        None,
-        manifest_json.len() as u64,
-        sha256_hex(&manifest_json),
-        vec![],
-        vec![],
-    );
-    sums.sort_by(|a, b| a.0.cmp(&b.0));
-    // GNU coreutils lines, which Terraform's SHA256SUMS parser reads.
-    let sums_text = sums.iter().fold(String::new(), |mut acc, (n, h)| {
-        let _ = writeln!(acc, "{h}  {n}");
-        acc
-    });
-    let sums_name = format!("{}_SHA256SUMS", plan.prefix());
-    let sums_path = dir.join(&sums_name);
-    let sums_tmp = staging.create(&sums_path)?;
-    sums_tmp
-        .write_all(sums_text.as_bytes())
-        .map_err(|e| io_at(&sums_path, e))?;
-    sums_tmp.flush().map_err(|e| io_at(&sums_path, e))?;
-    let sums_tmp_path = sums_tmp.path().to_path_buf();
-    let mut sums_signatures = Vec::new();
-    let mut signing_key = None;
-    if let Some(signer) = &signer {
-        let sig = signer.sign_detached(&sums_tmp_path)?;
-        let sig_name = format!("{sums_name}.sig");
-        staging.write(&dir.join(&sig_name), &sig)?;
-        sums_signatures.push(Signature {
-            kind: SignatureKind::Openpgp,
-            file: sig_name.clone(),
-            key_id: Some(signer.fingerprint()?),
-        });
-        signing_key = Some(signer.fingerprint()?);
-        record(
-            sig_name,
-            ArtifactKind::Signature,
-            None,
-            sig.len() as u64,
-            sha256_hex(&sig),
-            vec![],
-            vec![],
-        );
-    }
-    record(
-        sums_name,
-        ArtifactKind::TerraformSha256sums,
-        None,
-        sums_text.len() as u64,
-        sha256_hex(sums_text.as_bytes()),
-        vec![],
-        sums_signatures,
-    );
-
-    // 3. Unpacked mirror: HOST/NS/NAME/VERSION/OS_ARCH/<binary>, nothing else.
-    let mut executables = Vec::new();
-    for (p, o) in plan.platforms.iter().zip(&outcomes) {
-        let file = plan.unpacked_file(p);
-        executables.push(dir.join(&file));
-        record(
-            file,
-            ArtifactKind::TerraformMirror,
-            Some(&p.target),
-            o.binary.size,
-            o.binary.hex.clone(),
-            vec![],
-            vec![],
-        );
-    }
-
-    // 4. Packed mirror: HOST/NS/NAME/{zips, index.json, VERSION.json}.
-    let mut archives = BTreeMap::new();
-    for ((p, o), hashes) in plan.platforms.iter().zip(&outcomes).zip(&platforms) {
-        let zip_name = plan.zip_name(p);
-        let file = plan.packed_file(p);
-        let contents = vec![Content {
-            path: plan.entry_name(p),
-            size: o.binary.size,
-            sha256: o.binary.hex.clone(),
-            executable: true,
-        }];
-        record(
-            file,
-            ArtifactKind::TerraformMirror,
-            Some(&p.target),
-            o.zip.size,
-            o.zip.hex.clone(),
-            contents,
-            vec![],
-        );
-        archives.insert(
-            hashes.platform.as_str(),
-            MirrorArchive {
-                url: zip_name,
-                hashes: [&hashes.h1, &hashes.zh],
-            },
-        );
-    }
-    let index = json_bytes(&serde_json::json!({ "versions": { plan.version.clone(): {} } }));
-    let version_json = json_bytes(&BTreeMap::from([("archives", archives)]));
-    for (name, bytes) in [
-        ("index.json".to_owned(), index),
-        (format!("{}.json", plan.version), version_json),
-    ] {
-        let file = format!("{packed_rel}/{name}");
-        staging.write(&dir.join(&file), &bytes)?;
-        record(
-            file,
-            ArtifactKind::TerraformMirror,
-            None,
-            bytes.len() as u64,
-            sha256_hex(&bytes),
-            vec![],
-            vec![],
-        );
-    }
-
-    // 5. Lock hashes: h1 of every platform, zh of every zip, and the zh of
-    // `_manifest.json`: installing from a registry, Terraform 1.11 records
-    // a zh for every line of the signed SHA256SUMS, manifest included, so
-    // with it our block equals what `terraform providers lock` writes and
-    // later `terraform init` runs leave the file unchanged.
-    let mut lock_hashes: Vec<String> = platforms
-        .iter()
-        .flat_map(|p| [p.h1.clone(), p.zh.clone()])
-        .chain([zh(&sha256_hex(&manifest_json))])
-        .collect();
-    lock_hashes.sort();
-    lock_hashes.dedup();
-    let lock_block = lock_file(&plan.address(), &plan.version, &lock_hashes);
-    let lock_name = format!("{}.terraform.lock.hcl", plan.prefix());
-    staging.write(&dir.join(&lock_name), lock_block.as_bytes())?;
-    record(
-        lock_name.clone(),
-        ArtifactKind::TerraformLock,
-        None,
-        lock_block.len() as u64,
-        sha256_hex(lock_block.as_bytes()),
-        vec![],
-        vec![],
-    );
-
-    // 6. The manifest part, covering every file above.
-    let version = Version::parse("--version", &plan.version)?;
-    let mut manifest = Manifest::new(
-        opts.project_name
-            .as_deref()
-            .unwrap_or(&format!("terraform-provider-{}", plan.name)),
-        &plan.version,
-        relkit_core::buildtime::rfc3339(plan.epoch)?,
-    );
-    manifest.tag = Some(version.tag());
-    manifest.commit = relkit_core::buildtime::commit(Path::new("."));
-    manifest.artifacts = artifacts;
-    manifest.normalize();
-    let part_name = format!("{}.part.json", plan.prefix());
-    let manifest_part = dir.join(&part_name);
-    staging.write(&manifest_part, manifest.to_json().as_bytes())?;
-
-    staging.commit()?;
-    // Staging commits files as 0644; the unpacked binaries must run.
-    for exe in &executables {
-        set_executable(exe)?;
-    }
-    files.sort_by(|a, b| a.file.cmp(&b.file));
-    for f in &files {
-        let size = relkit_core::gha::human_size(f.size);
-        if f.file.contains('/') {
-            tracing::debug!("wrote {} ({size})", f.file);
-        } else {
-            tracing::info!("wrote {} ({size})", f.file);
-        }
-    }
-    tracing::info!(
-        "wrote the mirrors `{UNPACKED_MIRROR_DIR}/` and `{PACKED_MIRROR_DIR}/` and the manifest part `{part_name}`"
-    );
+    let zips = out.write_zips()?;
+    let platforms = out.record_registry_zips(&zips);
+    let manifest_sha256 = out.write_registry_manifest()?;
+    let signing_key = out.write_sums(&zips, &manifest_sha256, signer.as_ref())?;
+    let executables = out.record_unpacked_mirror(&zips);
+    out.write_packed_mirror(&zips, &platforms)?;
+    let lock = out.write_lock(&platforms, &manifest_sha256)?;
+    let (manifest, manifest_part) = out.write_part(opts.project_name.as_deref())?;
+    let files = out.commit(&executables)?;
     let report = BundleReport {
         address: plan.address(),
-        version: plan.version.clone(),
+        version: plan.version.to_string(),
         output_dir: dir.to_path_buf(),
         files,
         platforms,
-        lock_hashes,
-        lock_block,
-        lock_file: dir.join(&lock_name),
+        lock_hashes: lock.hashes,
+        lock_block: lock.block,
+        lock_file: lock.path,
         manifest_part,
         manifest,
         signing_key,
-        unpacked_mirror: unpacked_root,
-        packed_mirror: packed_root,
+        unpacked_mirror: dir.join(UNPACKED_MIRROR_DIR),
+        packed_mirror: dir.join(PACKED_MIRROR_DIR),
     };
     if opts.actions_io {
         relkit_core::gha::append_summary(&summary_markdown(&report))?;
         set_outputs(&report)?;
     }
     Ok(report)
+}
+
+fn signer(gpg: Option<&GpgOptions>) -> Result<Option<GpgSigner>, Error> {
+    let Some(g) = gpg else {
+        return Ok(None);
+    };
+    Ok(Some(GpgSigner::new(
+        g.key_id.as_deref(),
+        g.passphrase_env.as_deref(),
+        g.import_key_env.as_deref(),
+    )?))
+}
+
+/// One output as it is recorded, both in the report's file list and as an
+/// artifact of the manifest part.
+struct Output<'a> {
+    /// Path relative to the output folder, `/`-separated.
+    file: String,
+    kind: ArtifactKind,
+    target: Option<&'a Target>,
+    size: u64,
+    sha256: String,
+    contents: Vec<Content>,
+    signatures: Vec<Signature>,
+}
+
+impl<'a> Output<'a> {
+    fn new(file: String, kind: ArtifactKind, digest: &Digest) -> Self {
+        Output {
+            file,
+            kind,
+            target: None,
+            size: digest.size,
+            sha256: digest.hex.clone(),
+            contents: Vec::new(),
+            signatures: Vec::new(),
+        }
+    }
+
+    fn of_bytes(file: String, kind: ArtifactKind, bytes: &[u8]) -> Self {
+        let digest = Digest {
+            hex: sha256_hex(bytes),
+            size: bytes.len() as u64,
+        };
+        Output::new(file, kind, &digest)
+    }
+
+    fn for_target(self, target: &'a Target) -> Self {
+        Output {
+            target: Some(target),
+            ..self
+        }
+    }
+
+    /// The provider binary as the one entry of a zip.
+    fn holding(self, entry: String, binary: &Digest) -> Self {
+        Output {
+            contents: vec![Content {
+                path: entry,
+                size: binary.size,
+                sha256: binary.hex.clone(),
+                executable: true,
+            }],
+            ..self
+        }
+    }
+}
+
+/// The lock block and where it goes.
+struct Lock {
+    hashes: Vec<String>,
+    block: String,
+    path: PathBuf,
+}
+
+/// The bundle being written: every output is staged in `staging` and
+/// recorded once, in `files` for the report and in `artifacts` for the
+/// manifest part.
+struct Bundler<'a> {
+    plan: &'a Plan,
+    dir: &'a Path,
+    staging: Staging,
+    files: Vec<WrittenFile>,
+    artifacts: Vec<Artifact>,
+}
+
+impl<'a> Bundler<'a> {
+    fn new(plan: &'a Plan, dir: &'a Path) -> Result<Self, Error> {
+        let mut staging = Staging::new();
+        staging.ensure_dir(dir)?;
+        Ok(Bundler {
+            plan,
+            dir,
+            staging,
+            files: Vec::new(),
+            artifacts: Vec::new(),
+        })
+    }
+
+    fn record(&mut self, out: Output<'_>) {
+        let target = out.target.map(|t| t.name().to_owned());
+        let name = out.file.rsplit('/').next().unwrap_or(&out.file).to_owned();
+        self.artifacts.push(Artifact {
+            name,
+            kind: out.kind,
+            file: out.file.clone(),
+            target: target.clone(),
+            size: out.size,
+            sha256: out.sha256.clone(),
+            contents: out.contents,
+            signatures: out.signatures,
+        });
+        self.files.push(WrittenFile {
+            path: self.dir.join(&out.file),
+            file: out.file,
+            kind: out.kind,
+            target,
+            size: out.size,
+            sha256: out.sha256,
+        });
+    }
+
+    /// Stage `bytes` as `file` (relative to the output folder) and record it.
+    fn write(&mut self, file: String, kind: ArtifactKind, bytes: &[u8]) -> Result<(), Error> {
+        self.staging.write(&self.dir.join(&file), bytes)?;
+        self.record(Output::of_bytes(file, kind, bytes));
+        Ok(())
+    }
+
+    /// A staged output file, opened for a zip worker to write through its
+    /// own handle.
+    fn open(&mut self, rel_path: &str) -> Result<OutFile, Error> {
+        let path = self.dir.join(rel_path);
+        let tmp = self.staging.create(&path)?;
+        let file = tmp.as_file().try_clone().map_err(|e| io_at(&path, e))?;
+        Ok(OutFile { file, path })
+    }
+
+    /// Registry zips, their packed-mirror copies and the unpacked-mirror
+    /// binaries, written in parallel from one read of each binary. The temp
+    /// files are created here, in order; the workers write through their
+    /// own handles. Outcomes are in the order of the plan's platforms.
+    fn write_zips(&mut self) -> Result<Vec<ZipOutcome>, Error> {
+        let plan = self.plan;
+        let entries: Vec<String> = plan.platforms.iter().map(|p| plan.entry_name(p)).collect();
+        let mut jobs = Vec::new();
+        for (p, entry) in plan.platforms.iter().zip(&entries) {
+            jobs.push(ZipJob {
+                binary: &p.binary,
+                entry,
+                epoch: plan.epoch,
+                zip: self.open(&plan.zip_name(p))?,
+                zip_copies: vec![self.open(&plan.packed_file(p))?],
+                binary_copies: vec![self.open(&plan.unpacked_file(p))?],
+            });
+        }
+        let total: u64 = plan
+            .platforms
+            .iter()
+            .map(|p| fs_err::metadata(&p.binary).map_or(0, |m| m.len()))
+            .sum();
+        let bar = relkit_core::progress::bytes(total, "compressing");
+        let outcomes = jobs
+            .into_par_iter()
+            .map(|job| {
+                tracing::debug!(zip = %job.zip.path.display(), "compressing");
+                write_provider_zip(job, &|n| bar.inc(n))
+            })
+            .collect::<Result<_, _>>()?;
+        bar.finish_and_clear();
+        Ok(outcomes)
+    }
+
+    /// Record the Registry zips; their hashes, by platform.
+    fn record_registry_zips(&mut self, zips: &[ZipOutcome]) -> Vec<PlatformHashes> {
+        let plan = self.plan;
+        let mut platforms = Vec::new();
+        for (p, o) in plan.platforms.iter().zip(zips) {
+            let entry = plan.entry_name(p);
+            let zip_name = plan.zip_name(p);
+            self.record(
+                Output::new(zip_name.clone(), ArtifactKind::TerraformProviderZip, &o.zip)
+                    .for_target(&p.target)
+                    .holding(entry.clone(), &o.binary),
+            );
+            platforms.push(PlatformHashes {
+                platform: p.target.terraform_platform(),
+                target: p.target.name().to_owned(),
+                zip: zip_name,
+                h1: h1([(entry.as_str(), o.binary.hex.as_str())]),
+                zh: zh(&o.zip.hex),
+            });
+        }
+        platforms
+    }
+
+    /// `_manifest.json`; its sha256.
+    fn write_registry_manifest(&mut self) -> Result<String, Error> {
+        let json = json_bytes(&RegistryManifest {
+            version: 1,
+            metadata: RegistryMetadata {
+                protocol_versions: &self.plan.protocols,
+            },
+        });
+        let name = self.plan.manifest_name();
+        self.write(name, ArtifactKind::TerraformRegistryManifest, &json)?;
+        Ok(sha256_hex(&json))
+    }
+
+    /// `_SHA256SUMS` (the zips and `_manifest.json`), signed when a signer
+    /// is given; the signing key's fingerprint.
+    fn write_sums(
+        &mut self,
+        zips: &[ZipOutcome],
+        manifest_sha256: &str,
+        signer: Option<&GpgSigner>,
+    ) -> Result<Option<String>, Error> {
+        let plan = self.plan;
+        let mut sums: Vec<(String, &str)> = plan
+            .platforms
+            .iter()
+            .zip(zips)
+            .map(|(p, o)| (plan.zip_name(p), o.zip.hex.as_str()))
+            .chain([(plan.manifest_name(), manifest_sha256)])
+            .collect();
+        sums.sort_by(|a, b| a.0.cmp(&b.0));
+        // GNU coreutils lines, which Terraform's SHA256SUMS parser reads.
+        let text = sums.iter().fold(String::new(), |mut acc, (n, h)| {
+            let _ = writeln!(acc, "{h}  {n}");
+            acc
+        });
+        let name = plan.sums_name();
+        let path = self.dir.join(&name);
+        let tmp = self.staging.create(&path)?;
+        tmp.write_all(text.as_bytes())
+            .map_err(|e| io_at(&path, e))?;
+        tmp.flush().map_err(|e| io_at(&path, e))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut sums_out =
+            Output::of_bytes(name, ArtifactKind::TerraformSha256sums, text.as_bytes());
+        let Some(signer) = signer else {
+            self.record(sums_out);
+            return Ok(None);
+        };
+        let sig = signer.sign_detached(&tmp_path)?;
+        let sig_name = format!("{}.sig", sums_out.file);
+        let key = signer.fingerprint()?;
+        self.write(sig_name.clone(), ArtifactKind::Signature, &sig)?;
+        sums_out.signatures.push(Signature {
+            kind: SignatureKind::Openpgp,
+            file: sig_name,
+            key_id: Some(key.clone()),
+        });
+        self.record(sums_out);
+        Ok(Some(key))
+    }
+
+    /// The unpacked mirror, HOST/NS/NAME/VERSION/OS_ARCH/<binary> and
+    /// nothing else (written with the zips); the binaries' paths.
+    fn record_unpacked_mirror(&mut self, zips: &[ZipOutcome]) -> Vec<PathBuf> {
+        let plan = self.plan;
+        let mut executables = Vec::new();
+        for (p, o) in plan.platforms.iter().zip(zips) {
+            let file = plan.unpacked_file(p);
+            executables.push(self.dir.join(&file));
+            self.record(
+                Output::new(file, ArtifactKind::TerraformMirror, &o.binary).for_target(&p.target),
+            );
+        }
+        executables
+    }
+
+    /// The packed mirror, HOST/NS/NAME/{zips, index.json, VERSION.json}
+    /// (the zips written with the Registry's).
+    fn write_packed_mirror(
+        &mut self,
+        zips: &[ZipOutcome],
+        platforms: &[PlatformHashes],
+    ) -> Result<(), Error> {
+        let plan = self.plan;
+        let mut archives = BTreeMap::new();
+        for ((p, o), hashes) in plan.platforms.iter().zip(zips).zip(platforms) {
+            self.record(
+                Output::new(plan.packed_file(p), ArtifactKind::TerraformMirror, &o.zip)
+                    .for_target(&p.target)
+                    .holding(plan.entry_name(p), &o.binary),
+            );
+            archives.insert(
+                hashes.platform.as_str(),
+                MirrorArchive {
+                    url: plan.zip_name(p),
+                    hashes: [&hashes.h1, &hashes.zh],
+                },
+            );
+        }
+        let version = plan.version.to_string();
+        let index = json_bytes(&serde_json::json!({ "versions": { version.clone(): {} } }));
+        let version_json = json_bytes(&BTreeMap::from([("archives", archives)]));
+        let packed = plan.packed_dir();
+        for (name, bytes) in [
+            ("index.json".to_owned(), index),
+            (format!("{version}.json"), version_json),
+        ] {
+            self.write(
+                format!("{packed}/{name}"),
+                ArtifactKind::TerraformMirror,
+                &bytes,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The lock block: h1 of every platform, zh of every zip, and the zh of
+    /// `_manifest.json`: installing from a registry, Terraform 1.11 records
+    /// a zh for every line of the signed SHA256SUMS, manifest included, so
+    /// with it our block equals what `terraform providers lock` writes and
+    /// later `terraform init` runs leave the file unchanged.
+    fn write_lock(
+        &mut self,
+        platforms: &[PlatformHashes],
+        manifest_sha256: &str,
+    ) -> Result<Lock, Error> {
+        let plan = self.plan;
+        let mut hashes: Vec<String> = platforms
+            .iter()
+            .flat_map(|p| [p.h1.clone(), p.zh.clone()])
+            .chain([zh(manifest_sha256)])
+            .collect();
+        hashes.sort();
+        hashes.dedup();
+        let block = lock_file(&plan.address(), &plan.version.to_string(), &hashes);
+        let name = plan.lock_name();
+        let path = self.dir.join(&name);
+        self.write(name, ArtifactKind::TerraformLock, block.as_bytes())?;
+        Ok(Lock {
+            hashes,
+            block,
+            path,
+        })
+    }
+
+    /// The manifest part, covering every file recorded; it and its path.
+    fn write_part(&mut self, project_name: Option<&str>) -> Result<(Manifest, PathBuf), Error> {
+        let plan = self.plan;
+        let mut manifest = Manifest::new(
+            project_name.unwrap_or(&format!("terraform-provider-{}", plan.name)),
+            &plan.version.to_string(),
+            relkit_core::buildtime::rfc3339(plan.epoch)?,
+        );
+        manifest.tag = Some(plan.version.tag());
+        manifest.commit = relkit_core::buildtime::commit(Path::new("."));
+        manifest.artifacts.clone_from(&self.artifacts);
+        manifest.normalize();
+        let path = self.dir.join(plan.part_name());
+        self.staging.write(&path, manifest.to_json().as_bytes())?;
+        Ok((manifest, path))
+    }
+
+    /// Move every output into place and make the unpacked binaries
+    /// executable; the files written, sorted.
+    fn commit(mut self, executables: &[PathBuf]) -> Result<Vec<WrittenFile>, Error> {
+        self.staging.commit()?;
+        // Staging commits files as 0644; the unpacked binaries must run.
+        for exe in executables {
+            set_executable(exe)?;
+        }
+        self.files.sort_by(|a, b| a.file.cmp(&b.file));
+        for f in &self.files {
+            let size = relkit_core::gha::human_size(f.size);
+            if f.file.contains('/') {
+                tracing::debug!("wrote {} ({size})", f.file);
+            } else {
+                tracing::info!("wrote {} ({size})", f.file);
+            }
+        }
+        tracing::info!(
+            "wrote the mirrors `{UNPACKED_MIRROR_DIR}/` and `{PACKED_MIRROR_DIR}/` and the manifest part `{}`",
+            self.plan.part_name()
+        );
+        Ok(self.files)
+    }
 }
 
 #[cfg(unix)]

@@ -10,6 +10,7 @@ use clap::Parser;
 pub mod address;
 pub mod bundle;
 pub mod hashes;
+mod plan;
 pub mod zipper;
 
 pub use bundle::{
@@ -109,7 +110,7 @@ pub enum Error {
         path: PathBuf,
         /// What the zip writer reported.
         #[source]
-        source: zip::result::ZipError,
+        source: relkit_core::zip::ZipError,
     },
     /// Signing `_SHA256SUMS` failed or the signer settings are wrong.
     #[error("signing `_SHA256SUMS`: {0}")]

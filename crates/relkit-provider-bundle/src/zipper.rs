@@ -1,41 +1,16 @@
 //! Deterministic provider zips: one entry (the provider binary), unix mode
 //! 0755, a fixed DOS time, deflate, no directory entries and no extra
-//! fields, so the same binary and time give the same bytes everywhere.
+//! fields, so the same binary and time give the same bytes everywhere
+//! (relkit-core's deterministic zip writer, shared with relkit-package). The
+//! platforms compress in parallel; see scripts/bench.d/provider-bundle.sh.
 
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use relkit_core::hash::{Algo, BUF_SIZE, Digest, Hasher, hash_reader, open_regular};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
+use relkit_core::zip::DeterministicZip;
 
 use crate::Error;
-
-/// The deflate level. The workspace deflates with zlib itself (statically
-/// linked, see the workspace Cargo.toml), whose level 6 writes zips the size
-/// of Info-ZIP's `zip -6` at less CPU per byte; the platforms compress in
-/// parallel on top of that. See scripts/bench.d/provider-bundle.sh.
-pub const DEFLATE_LEVEL: i64 = 6;
-
-/// Seconds since 1970 of 1980-01-01T00:00:00Z, the earliest DOS time.
-pub const DOS_EPOCH: i64 = 315_532_800;
-
-/// The DOS date and time for `epoch` (UTC), clamped to what zip can hold
-/// (1980 to 2107). DOS times have two-second resolution; odd seconds round down.
-pub fn dos_time(epoch: i64) -> DateTime {
-    let max = time::macros::datetime!(2107-12-31 23:59:58 UTC).unix_timestamp();
-    let t = time::OffsetDateTime::from_unix_timestamp(epoch.clamp(DOS_EPOCH, max))
-        .expect("clamped into range");
-    DateTime::from_date_and_time(
-        u16::try_from(t.year()).expect("clamped into range"),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-    )
-    .expect("clamped into range")
-}
 
 /// What writing one provider zip produced.
 #[derive(Debug, Clone)]
@@ -64,8 +39,8 @@ pub struct ZipJob<'a> {
     pub binary: &'a Path,
     /// Its name inside the zip.
     pub entry: &'a str,
-    /// The entry's modification time.
-    pub mtime: DateTime,
+    /// The build time, seconds since 1970 (the entry's DOS time).
+    pub epoch: i64,
     /// The zip.
     pub zip: OutFile,
     /// Further copies of the zip (the packed mirror).
@@ -143,7 +118,7 @@ pub fn write_provider_zip(job: ZipJob<'_>, progress: &dyn Fn(u64)) -> Result<Zip
     let ZipJob {
         binary,
         entry,
-        mtime,
+        epoch,
         zip,
         zip_copies,
         mut binary_copies,
@@ -155,16 +130,10 @@ pub fn write_provider_zip(job: ZipJob<'_>, progress: &dyn Fn(u64)) -> Result<Zip
         path: zip_path.clone(),
         source,
     };
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(DEFLATE_LEVEL))
-        .unix_permissions(0o755)
-        .last_modified_time(mtime)
-        // Zip64 only when the binary needs it, so ordinary zips stay plain.
-        .large_file(size >= u64::from(u32::MAX) - (1 << 20));
     let mut zips: Vec<OutFile> = std::iter::once(zip).chain(zip_copies).collect();
-    let mut writer = ZipWriter::new(BufWriter::with_capacity(BUF_SIZE, Tee(&mut zips)));
-    writer.start_file(entry, options).map_err(zip_err)?;
+    let mut writer =
+        DeterministicZip::new(BufWriter::with_capacity(BUF_SIZE, Tee(&mut zips)), epoch);
+    writer.start_file(entry, 0o755, size).map_err(zip_err)?;
     let mut reader = TeeReader {
         inner: BufReader::with_capacity(BUF_SIZE, input),
         path: binary,
@@ -199,28 +168,6 @@ pub fn write_provider_zip(job: ZipJob<'_>, progress: &dyn Fn(u64)) -> Result<Zip
 mod tests {
     use super::*;
 
-    #[test]
-    fn dos_times_clamp_and_round() {
-        let min = dos_time(0);
-        assert_eq!(
-            (min.year(), min.month(), min.day(), min.hour()),
-            (1980, 1, 1, 0)
-        );
-        let t = dos_time(1_700_000_001); // 2023-11-14T22:13:21Z
-        assert_eq!(
-            (
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            (2023, 11, 14, 22, 13, 20)
-        );
-        assert_eq!(dos_time(i64::MAX).year(), 2107);
-    }
-
     fn out(path: &Path) -> OutFile {
         let file = fs_err::OpenOptions::new()
             .read(true)
@@ -248,7 +195,7 @@ mod tests {
             let job = ZipJob {
                 binary: &bin,
                 entry: "terraform-provider-x_v1.0.0",
-                mtime: dos_time(1_700_000_000),
+                epoch: 1_700_000_000,
                 zip: out(&path),
                 zip_copies: vec![out(&dir.path().join(format!("{n}-copy.zip")))],
                 binary_copies: vec![out(&dir.path().join(format!("{n}-bin")))],
@@ -273,7 +220,7 @@ mod tests {
         let entry = archive.by_index(0).unwrap();
         assert_eq!(entry.name().unwrap(), "terraform-provider-x_v1.0.0");
         assert_eq!(entry.unix_mode(), Some(0o100_755));
-        assert_eq!(entry.compression(), CompressionMethod::Deflated);
+        assert_eq!(entry.compression(), zip::CompressionMethod::Deflated);
         assert!(entry.extra_data().is_none_or(|d| d.is_empty()));
     }
 }
