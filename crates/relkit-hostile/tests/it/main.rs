@@ -4,6 +4,9 @@
 //! and signals sent mid-run to every writing helper (the output folder must
 //! be as it was).
 
+// Scenario tests read best top to bottom: length is not the problem there.
+#![allow(clippy::too_many_lines)]
+
 mod corpus;
 mod signals;
 

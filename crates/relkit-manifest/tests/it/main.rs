@@ -2,6 +2,9 @@
 //! manifests validate against it with check-jsonschema, merge rebases and
 //! refuses conflicts, verify lists every mismatch.
 
+// Scenario tests read best top to bottom: length is not the problem there.
+#![allow(clippy::too_many_lines)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -309,7 +309,6 @@ fn actions_summary_and_outputs() {
 
 /// Each bad input: one `error:` line, exit 1, nothing written.
 #[test]
-#[allow(clippy::too_many_lines)] // one table of cases
 fn bad_inputs_fail_cleanly() {
     let work = tempfile::tempdir().unwrap();
     let bins = fake_binaries(work.path());

@@ -1,5 +1,8 @@
 //! Integration tests of relkit-release-upload against relkit-fake-github.
 
+// Scenario tests read best top to bottom: length is not the problem there.
+#![allow(clippy::too_many_lines)]
+
 mod faults;
 mod flows;
 mod hostile;

@@ -4,6 +4,9 @@
 //! the reusable release workflow run end to end by act against
 //! relkit-fake-github.
 
+// Scenario tests read best top to bottom: length is not the problem there.
+#![allow(clippy::too_many_lines)]
+
 mod action;
 mod e2e;
 mod install;
