@@ -2,6 +2,9 @@
 //! outputs verify with sha256sum, minisign and check-jsonschema, are
 //! reproducible, and a failure leaves the output folder untouched.
 
+// Scenario tests read best top to bottom: length is not the problem there.
+#![allow(clippy::too_many_lines)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -638,4 +641,86 @@ fn build_finds_cargo_target_dir_and_version_from_the_tag() {
         written.contains("version=2.3.4\n") && written.contains("tag=v2.3.4\n"),
         "{written}"
     );
+}
+
+/// issue 9: release notes from this version's section of a Keep a
+/// Changelog file, written by finalize where release-upload reads them.
+#[test]
+fn finalize_takes_the_release_notes_from_the_changelog() {
+    let dir = project("");
+    let d = dir.path();
+    let pkg = relkit(
+        d,
+        &[
+            "package",
+            "--name",
+            "tool",
+            "--version",
+            "1.4.0",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--output-dir",
+            "jobs",
+            "prebuilt/tool",
+        ],
+        &[],
+    );
+    assert!(pkg.status.success(), "{}", kit::render(&pkg, d));
+    kit::write(
+        &d.join("CHANGELOG.md"),
+        b"# Changelog\n\n## [1.4.0] - 2024-05-01\n\n### Fixed\n- the thing\n\n## [1.3.0]\n- older\n",
+        0o644,
+    );
+    let out = relkit(
+        d,
+        &[
+            "finalize",
+            "--input",
+            "jobs",
+            "--output-dir",
+            "out",
+            "--changelog",
+            "CHANGELOG.md",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    assert_eq!(
+        fs_err::read_to_string(d.join("out/.relkit/notes.md")).unwrap(),
+        "### Fixed\n- the thing\n"
+    );
+    // A version the changelog lacks fails before anything is written.
+    kit::write(&d.join("CHANGELOG.md"), b"## [9.9.9]\n- x\n", 0o644);
+    let out = relkit(
+        d,
+        &[
+            "finalize",
+            "--input",
+            "jobs",
+            "--output-dir",
+            "out2",
+            "--changelog",
+            "CHANGELOG.md",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no section for 1.4.0"));
+    assert!(kit::files_in(&d.join("out2")).is_empty());
+}
+
+/// issue 9: relkit releases itself as one multi-call binary, built by the
+/// same cargo invocation as the README's first command.
+#[test]
+fn relkit_ships_one_binary_built_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let c = relkit::config::Config::load(&root.join("relkit.toml"), true).unwrap();
+    assert_eq!(c.binaries, ["relkit"]);
+    assert_eq!(c.build.tool, Some(relkit::config::BuildTool::Cargo));
+    assert_eq!(
+        c.build.cargo_args.as_deref(),
+        Some(&["--locked".to_owned(), "-p".to_owned(), "relkit".to_owned()][..])
+    );
+    let readme = fs_err::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains("cargo run --release --locked -p relkit -- dist"));
 }
