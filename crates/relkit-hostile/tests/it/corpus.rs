@@ -24,13 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// owner's scope (relkit-release-upload, relkit-fake-github, the `relkit`
 /// crate), being fixed by other engineers. Each entry is a case id; a case
 /// listed here that passes is reported so the entry can be dropped.
-const KNOWN_ELSEWHERE: &[&str] = &[
-    // relkit-provider-bundle (no engineer on it this round): accepts a
-    // `+build` version, and blames a 300-character --name on the output
-    // folder ("File name too long"); it should use relkit_core::names.
-    "provider-version/build",
-    "provider-name/long",
-];
+const KNOWN_ELSEWHERE: &[&str] = &[];
 
 /// What to put at a file argument's path.
 #[derive(Debug, Clone, Copy)]
