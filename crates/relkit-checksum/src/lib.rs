@@ -259,13 +259,19 @@ impl std::fmt::Display for Verdict {
 
 /// A parsed checksum line.
 #[derive(Debug, PartialEq, Eq)]
-struct Line {
-    hex: String,
-    name: String,
-    algo: Option<Algo>,
+pub struct Line {
+    /// The digest, lower-case hex of the algorithm's length.
+    pub hex: String,
+    /// The listed file name, not yet checked to be a plain relative name.
+    pub name: String,
+    /// The algorithm a BSD line names; `None` for GNU lines.
+    pub algo: Option<Algo>,
 }
 
-fn parse_line(line: &str, algo: Algo) -> Result<Line, String> {
+/// Parse one line of a checksum file (no line ending): GNU `hex  name` or
+/// `hex *name` with `algo`'s digest length, or BSD `ALGO (name) = hex`.
+/// Public for the fuzz target `checksum_line` (issue 10).
+pub fn parse_line(line: &str, algo: Algo) -> Result<Line, String> {
     // BSD: `SHA256 (name) = hex`
     if let Some((tag, rest)) = line.split_once(" (") {
         if let Some((name, hex)) = rest.rsplit_once(") = ") {

@@ -27,6 +27,9 @@ pub use flow::{Options, Outcome, execute};
 pub use github::Token;
 pub use keep::KeepCandidate;
 pub use remote::Remote;
+// For the fuzz target `link_header` only (issue 10): the Link-header parser.
+#[doc(hidden)]
+pub use page::next_page;
 
 /// Upload release assets to GitHub: find or create the draft release for a
 /// tag, upload what is missing, verify every digest, then publish.

@@ -100,8 +100,9 @@ impl Pager {
 /// The next page to ask for, relative to `api` (which ends with `/`):
 /// `Link: rel="next"` when the server sends a `Link` header, else (a server
 /// that does not paginate by links) the following page number while pages
-/// come back full. Err when the link leaves the API.
-pub(crate) fn next_page(
+/// come back full. Err when the link leaves the API. Public (re-exported,
+/// hidden) for the fuzz target `link_header` (issue 10).
+pub fn next_page(
     api: &Url,
     headers: &HeaderMap,
     path: &str,
