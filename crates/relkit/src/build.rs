@@ -105,6 +105,7 @@ impl Recipe {
         match self.tool {
             BuildTool::Cargo | BuildTool::CargoZigbuild => {
                 let mut c = Command::new("cargo");
+                without_cargo_run_env(&mut c);
                 c.arg(if self.tool == BuildTool::Cargo {
                     "build"
                 } else {
@@ -238,6 +239,27 @@ impl Recipe {
             }
         }
         Ok(paths)
+    }
+}
+
+/// `cargo run` gives the program it runs variables describing the package
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …). Build scripts such as ring's
+/// declare those very names with `rerun-if-env-changed`, so a nested `cargo
+/// build` that inherits them sees a changed environment and rebuilds them
+/// and everything above: `cargo run --release -p relkit -- dist` would build
+/// relkit twice. The nested build gets the environment of the shell.
+fn without_cargo_run_env(c: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(k) = key.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                k,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            c.env_remove(k);
+        }
     }
 }
 

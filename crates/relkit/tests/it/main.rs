@@ -724,3 +724,64 @@ fn relkit_ships_one_binary_built_once() {
     let readme = fs_err::read_to_string(root.join("README.md")).unwrap();
     assert!(readme.contains("cargo run --release --locked -p relkit -- dist"));
 }
+
+/// issue 9: under `cargo run` (which sets CARGO_PKG_NAME and friends), the
+/// nested build reuses what cargo already built: build scripts that watch
+/// those names (ring does) must not see them change, or the README's first
+/// command builds everything twice.
+#[test]
+fn a_build_started_by_cargo_run_reuses_cargos_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    kit::write(
+        &d.join("Cargo.toml"),
+        b"[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\ndep = { path = \"dep\" }\n[workspace]\n",
+        0o644,
+    );
+    kit::write(&d.join("src/main.rs"), b"fn main() { dep::f() }\n", 0o644);
+    kit::write(
+        &d.join("dep/Cargo.toml"),
+        b"[package]\nname = \"dep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        0o644,
+    );
+    kit::write(&d.join("dep/src/lib.rs"), b"pub fn f() {}\n", 0o644);
+    kit::write(
+        &d.join("dep/build.rs"),
+        b"fn main() { println!(\"cargo:rerun-if-env-changed=CARGO_PKG_NAME\"); }\n",
+        0o644,
+    );
+    let target = relkit_core::target::Target::host();
+    // The test runner itself runs under cargo's variables: the first build
+    // is made without them, as from a shell; the second with other values.
+    let build = |env: &[(&str, &str)]| {
+        let mut cmd = kit::command(BIN);
+        cmd.current_dir(d)
+            .args([
+                "build",
+                "--target",
+                target.name(),
+                "--binary",
+                "app",
+                "--cargo-args=",
+            ])
+            .env("CARGO_TARGET_DIR", "t");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        let out = kit::run(&mut cmd);
+        assert!(out.status.success(), "{}", kit::render(&out, d));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(build(&[]).contains("Compiling dep"));
+    let again = build(&[
+        ("CARGO_PKG_NAME", "under-cargo-run"),
+        ("CARGO_MANIFEST_DIR", "/elsewhere"),
+    ]);
+    assert!(
+        !again.contains("Compiling"),
+        "rebuilt under cargo run's variables:\n{again}"
+    );
+}
