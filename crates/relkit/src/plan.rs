@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use relkit_core::target::{Spelling, Target};
+use relkit_core::target::Target;
 use relkit_core::version::Version;
 use relkit_core::{Error as CoreError, gha};
 use serde::Serialize;
@@ -208,14 +208,10 @@ fn check_release(
     Ok((version, tag))
 }
 
-/// Compute the matrix from flags and config (flags win).
-pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
-    let tool = args
-        .build_tool
-        .or(config.build.tool)
-        .unwrap_or(BuildTool::Cargo);
-    // Flags may come as `--target a,b`, `a b` or one per line (an action
-    // input); an empty value, or another control character, is a mistake.
+/// The targets to plan: flags (`--target a,b`, `a b` or one per line, as
+/// an action input gives them), else relkit.toml's, else the defaults. An
+/// empty value, or another control character, is a mistake.
+fn target_names(args: &PlanArgs, config: &Config, tool: BuildTool) -> Result<Vec<String>, Error> {
     for t in &args.targets {
         let stray = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
         if t.trim().is_empty() || t.chars().any(stray) {
@@ -236,7 +232,7 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let names: Vec<String> = if !flag_targets.is_empty() {
+    Ok(if !flag_targets.is_empty() {
         flag_targets
     } else if !config.targets.is_empty() {
         config.targets.clone()
@@ -247,8 +243,14 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
             .iter()
             .map(|s| (*s).to_owned())
             .collect()
-    };
+    })
+}
 
+/// Runner labels by target: relkit.toml's `[plan.runners]`, then `--runner`.
+fn runner_overrides(
+    args: &PlanArgs,
+    config: &Config,
+) -> Result<BTreeMap<String, (String, &'static str)>, Error> {
     let mut overrides: BTreeMap<String, (String, &'static str)> = config
         .plan
         .runners
@@ -263,6 +265,18 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
         };
         overrides.insert(t.trim().to_owned(), (label.trim().to_owned(), "--runner"));
     }
+    Ok(overrides)
+}
+
+/// Compute the matrix from flags and config (flags win).
+pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
+    let tool = args
+        .build_tool
+        .or(config.build.tool)
+        .unwrap_or(BuildTool::Cargo);
+    let recipe = crate::build::Recipe::from_config(config, Some(tool), Vec::new());
+    let names = target_names(args, config, tool)?;
+    let overrides = runner_overrides(args, config)?;
 
     let mut include: Vec<Entry> = Vec::new();
     let mut used = std::collections::BTreeSet::new();
@@ -274,13 +288,7 @@ pub fn plan(args: &PlanArgs, config: &Config) -> Result<Matrix, Error> {
         {
             return Err(CoreError::invalid("--target", format!("`{raw}` is given twice")).into());
         }
-        if tool != BuildTool::Go && target.spelling() == Spelling::Pair {
-            return Err(CoreError::invalid(
-                "--target",
-                format!("`{raw}` is an os/arch pair; cargo needs a Rust target triple such as x86_64-unknown-linux-gnu"),
-            )
-            .into());
-        }
+        recipe.check_target(&target)?;
         let key = [raw.as_str(), target.name()]
             .into_iter()
             .find(|k| overrides.contains_key(*k));
