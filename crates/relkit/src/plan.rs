@@ -125,7 +125,7 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
     let config = Config::load(&args.config, explicit)?;
     let matrix = plan(args, &config)?;
-    let (version, tag) = check_release(&args.release, &config, &matrix)?;
+    let (version, tag, includes) = check_release(&args.release, &config, &matrix)?;
     let line = serde_json::to_string(&matrix).expect("the matrix serializes");
     if args.pretty {
         println!(
@@ -138,6 +138,10 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     gha::set_output("matrix", &line)?;
     gha::set_output("version", &version.to_string())?;
     gha::set_output("tag", &tag)?;
+    // What every archive includes (relkit.toml's and the flags'), for the
+    // build jobs' `relkit package`, so CI packages what `relkit dist` does.
+    let lines: Vec<String> = includes.iter().map(|p| p.display().to_string()).collect();
+    gha::set_output("include", &lines.join("\n"))?;
     let targets: Vec<&str> = matrix.include.iter().map(|e| e.target.as_str()).collect();
     gha::set_output(
         "targets",
@@ -165,7 +169,7 @@ fn check_release(
     r: &PlanRelease,
     config: &Config,
     matrix: &Matrix,
-) -> Result<(Version, String), Error> {
+) -> Result<(Version, String, Vec<PathBuf>), Error> {
     if let Some(name) = r.name.as_deref().or(config.name.as_deref()) {
         relkit_core::names::check_component("--name", name)?;
     }
@@ -205,7 +209,7 @@ fn check_release(
         relkit_release_upload::check_access(&remote)
             .map_err(|e| Error::ReleaseUpload(Box::new(e)))?;
     }
-    Ok((version, tag))
+    Ok((version, tag, includes))
 }
 
 /// The targets to plan: flags (`--target a,b`, `a b` or one per line, as

@@ -785,3 +785,30 @@ fn a_build_started_by_cargo_run_reuses_cargos_build() {
         "rebuilt under cargo run's variables:\n{again}"
     );
 }
+
+/// issue 9: the build jobs package what `relkit dist` packages: plan hands
+/// them relkit.toml's `include` plus the workflow's, once checked.
+#[test]
+fn plan_hands_every_include_to_the_build_jobs() {
+    let dir = project("");
+    let d = dir.path();
+    kit::write(&d.join("LICENSE"), b"MIT\n", 0o644);
+    let outputs = d.join("outputs");
+    let out = relkit(
+        d,
+        &[
+            "plan",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--include",
+            "LICENSE",
+        ],
+        &[("GITHUB_OUTPUT", outputs.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let written = fs_err::read_to_string(&outputs).unwrap();
+    assert!(
+        written.contains("include<<RELKIT_EOF_0\nREADME.md\nLICENSE\nRELKIT_EOF_0\n"),
+        "{written}"
+    );
+}
