@@ -343,7 +343,14 @@ fn release_workflow_leaves_every_decision_to_relkit() {
         assert!(release.contains(needed), "release.yml lacks `{needed}`");
     }
     for banned in [
-        "curl ", "jq ", "find ", "sha256sum", "cargo build", "cargo zigbuild", "go build", "mode: create-draft",
+        "curl ",
+        "jq ",
+        "find ",
+        "sha256sum",
+        "cargo build",
+        "cargo zigbuild",
+        "go build",
+        "mode: create-draft",
     ] {
         assert!(
             !release.contains(banned),
