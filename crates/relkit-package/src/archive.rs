@@ -143,7 +143,10 @@ pub fn write_archive<W: Write>(
     Ok((out, digest, written))
 }
 
-fn append_tar<W: Write>(
+/// Append `entries` (already sorted) to `tar` with the archives' fixed
+/// times, owners and modes, and finish it. relkit-image writes its image
+/// layers through this too, so a layer holds the same tar as the archive.
+pub fn append_tar<W: Write>(
     tar: &mut tar::Builder<W>,
     entries: &[Entry],
     mtime: i64,

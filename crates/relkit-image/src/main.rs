@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    relkit_core::cli::main(relkit_image::run)
+}
