@@ -49,8 +49,8 @@ pub fn read(path: &Path) -> Result<Option<BuildInfo>, Error> {
     let version = read_string(&mut file).map_err(|_| bad("toolchain version"))?;
     let modinfo = read_string(&mut file).map_err(|_| bad("module info"))?;
     let go_version = String::from_utf8(version).map_err(|_| bad("toolchain version"))?;
-    let modinfo = String::from_utf8(modinfo).map_err(|_| bad("module info"))?;
-    parse_modinfo(&go_version, strip_sentinels(&modinfo))
+    let modinfo = std::str::from_utf8(strip_sentinels(&modinfo)).map_err(|_| bad("module info"))?;
+    parse_modinfo(&go_version, modinfo)
         .map(Some)
         .map_err(|m| Error::input(path, format!("has Go build info relkit cannot read: {m}")))
 }
@@ -123,14 +123,13 @@ fn read_string(r: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The module info is framed by two 16-byte sentinels; the one before the
-/// end follows a newline.
-fn strip_sentinels(s: &str) -> &str {
-    let b = s.as_bytes();
+/// The module info is framed by two 16-byte binary sentinels; the one
+/// before the end follows a newline.
+fn strip_sentinels(b: &[u8]) -> &[u8] {
     if b.len() >= 33 && b[b.len() - 17] == b'\n' {
-        s.get(16..b.len() - 16).unwrap_or(s)
+        &b[16..b.len() - 16]
     } else {
-        s
+        b
     }
 }
 

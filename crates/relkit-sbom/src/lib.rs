@@ -198,7 +198,7 @@ pub struct Sbom {
 /// Where an SBOM's component list came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// `cargo metadata --filter-platform` plus Cargo.lock.
+    /// cargo's resolved graph (`cargo tree`) plus Cargo.lock.
     CargoMetadata,
     /// The dependency list cargo-auditable embedded in the binary.
     Auditable,
@@ -211,7 +211,7 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Origin::CargoMetadata => "cargo-metadata",
+            Origin::CargoMetadata => "cargo",
             Origin::Auditable => "cargo-auditable",
             Origin::GoBuildInfo => "go-buildinfo",
             Origin::Release => "release",
@@ -291,7 +291,7 @@ pub enum Method {
     /// A Go binary's build info if it has one; else cargo metadata when a
     /// Cargo.toml is given; else the binary's cargo-auditable data.
     Auto,
-    /// `cargo metadata` only.
+    /// cargo's graph only.
     CargoMetadata,
     /// cargo-auditable data only.
     Auditable,
@@ -310,9 +310,6 @@ pub struct BinaryInput<'a> {
     pub target: &'a str,
     /// The workspace's Cargo.toml, when there is one.
     pub cargo_manifest: Option<&'a std::path::Path>,
-    /// cargo metadata JSON already fetched for this target (reused across
-    /// binaries of one target).
-    pub metadata: Option<&'a str>,
     /// Build time, RFC 3339.
     pub timestamp: &'a str,
 }
@@ -340,15 +337,8 @@ pub fn of_binary(input: &BinaryInput<'_>, method: Method) -> Result<Sbom, Error>
     if use_cargo {
         let manifest = input
             .cargo_manifest
-            .ok_or_else(|| Error::input(input.path, "needs a Cargo.toml for cargo metadata"))?;
-        let owned;
-        let json = if let Some(j) = input.metadata {
-            j
-        } else {
-            owned = cargo::metadata_json(manifest, input.target)?;
-            &owned
-        };
-        let g = cargo::graph(json, None, input.name)?;
+            .ok_or_else(|| Error::input(input.path, "needs a Cargo.toml for cargo"))?;
+        let g = cargo::graph(manifest, input.name, input.target, None)?;
         return Ok(Sbom::new(
             g.root,
             target,
