@@ -54,6 +54,9 @@ pub enum Command {
     /// Publish a GitHub Release, race-safe and idempotent (relkit-release-upload).
     #[command(name = "release-upload")]
     ReleaseUpload(relkit_release_upload::Cli),
+    /// Build reproducible OCI images and push them to a registry (relkit-image).
+    #[command(name = "image")]
+    Image(relkit_image::Cli),
 }
 
 /// An error from whichever helper ran.
@@ -88,6 +91,9 @@ pub enum Error {
     /// From relkit-release-upload.
     #[error(transparent)]
     ReleaseUpload(Box<relkit_release_upload::Error>),
+    /// From relkit-image.
+    #[error(transparent)]
+    Image(Box<relkit_image::Error>),
     /// A fault inside relkit (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -113,6 +119,7 @@ impl HasFailure for Error {
             Error::Provider(e) => e.failure(),
             Error::Sign(e) => e.failure(),
             Error::ReleaseUpload(e) => e.failure(),
+            Error::Image(e) => e.failure(),
             Error::Config { .. } | Error::Build { .. } => Failure::Input,
             Error::Internal(_) => Failure::Internal,
         }
@@ -142,18 +149,20 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::ReleaseUpload(c) => {
             relkit_release_upload::run(c).map_err(|e| Error::ReleaseUpload(Box::new(e)))
         }
+        Command::Image(c) => relkit_image::run(c).map_err(|e| Error::Image(Box::new(e))),
     }
 }
 
 /// The helpers a link to the relkit binary may be named after
 /// (`relkit-checksum` runs `relkit checksum`).
-pub const HELPERS: [&str; 6] = [
+pub const HELPERS: [&str; 7] = [
     "checksum",
     "package",
     "manifest",
     "provider-bundle",
     "sign",
     "release-upload",
+    "image",
 ];
 
 /// The subcommand to run when the binary was started as `relkit-HELPER`
