@@ -10,16 +10,14 @@ use relkit_core::hash::{Algo, Digest, HashingWriter};
 use relkit_core::target::ArchiveFormat;
 use relkit_core::zip::DeterministicZip;
 
+use crate::compress::{self, Compression};
 use crate::pargz::ParGzEncoder;
 
-/// gzip level. zlib's level 5 is within 1.5% of `gzip -6`'s size on real
-/// binaries at about 60% of its CPU time; spread over the cores by
-/// [`ParGzEncoder`] that is several times faster than `tar czf`.
-pub const GZIP_LEVEL: u32 = 5;
-/// xz preset.
-pub const XZ_LEVEL: u32 = 6;
-/// zstd level: release archives are written once and downloaded often.
-pub const ZSTD_LEVEL: i32 = 19;
+pub use crate::compress::{GZIP_LEVEL, XZ_LEVEL};
+/// zstd's default level, as the `i32` the zstd crate takes (for crates that
+/// write zstd streams of their own).
+#[allow(clippy::cast_possible_wrap)] // 3 fits.
+pub const ZSTD_LEVEL: i32 = crate::compress::ZSTD_LEVEL as i32;
 
 /// One entry of an archive, below the top-level folder.
 #[derive(Debug, Clone)]
@@ -106,30 +104,33 @@ fn finish_entry(entry: &Entry, r: HashingReader<fs_err::File>) -> io::Result<Wri
 
 /// Write `entries` (already sorted) as `format` into `out`, returning the
 /// archive's sha256 and size (from the same pass) and each file's digest.
-pub fn write_archive<W: Write>(
+/// The bytes depend on the level, never on `compression.threads`.
+pub fn write_archive<W: Write + Send>(
     out: W,
     format: ArchiveFormat,
     entries: &[Entry],
     mtime: i64,
+    compression: Compression,
     progress: &indicatif::ProgressBar,
 ) -> io::Result<(W, Digest, Vec<Written>)> {
+    compression.check(format).map_err(io::Error::other)?;
+    let level = compression.level_for(format);
+    let threads = compression.threads;
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, out), Algo::Sha256);
     let (hashing, written) = match format {
-        ArchiveFormat::TarGz => {
-            let mut tar = tar::Builder::new(ParGzEncoder::new(hashing, GZIP_LEVEL));
+        ArchiveFormat::TarGz => compress::with_gzip_threads(threads, || {
+            let mut tar = tar::Builder::new(ParGzEncoder::new(hashing, level));
             let written = append_tar(&mut tar, entries, mtime, progress)?;
-            (tar.into_inner()?.finish()?, written)
-        }
+            io::Result::Ok((tar.into_inner()?.finish()?, written))
+        })??,
         ArchiveFormat::TarXz => {
-            let enc = liblzma::write::XzEncoder::new(hashing, XZ_LEVEL);
+            let enc = compress::xz_encoder(hashing, level, threads)?;
             let mut tar = tar::Builder::new(enc);
             let written = append_tar(&mut tar, entries, mtime, progress)?;
             (tar.into_inner()?.finish()?, written)
         }
         ArchiveFormat::TarZst => {
-            let mut enc = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)?;
-            enc.include_checksum(true)?;
-            enc.include_contentsize(false)?;
+            let enc = compress::zstd_encoder(hashing, level, threads)?;
             let mut tar = tar::Builder::new(enc);
             let written = append_tar(&mut tar, entries, mtime, progress)?;
             (tar.into_inner()?.finish()?, written)

@@ -3,6 +3,7 @@
 //! top-level folder, its `.sha256` sidecar and a manifest part.
 
 pub mod archive;
+pub mod compress;
 pub mod pargz;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use relkit_core::version::Version;
 use relkit_core::{Failure, HasFailure, buildtime, gha, names};
 
 use crate::archive::Entry;
+use crate::compress::Compression;
 
 /// Package binaries into a reproducible release archive.
 ///
@@ -51,6 +53,17 @@ pub struct Cli {
     /// Extra file or folder to include (README, LICENSE, completions). Repeatable.
     #[arg(long = "include", value_name = "PATH")]
     pub includes: Vec<PathBuf>,
+
+    /// Compression level, on the format's own scale [default: tar.gz 5 (1-9),
+    /// tar.xz 6 (0-9), tar.zst 3 (1-19); zip is always 6]. See README,
+    /// Performance, for what each costs.
+    #[arg(long, value_name = "N", env = "RELKIT_LEVEL")]
+    pub level: Option<u32>,
+
+    /// Compress on at most N threads [default: every core]. The archive's
+    /// bytes do not depend on it.
+    #[arg(long, value_name = "N", env = "RELKIT_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 
     /// Strip debug symbols from the binaries first (with $RELKIT_STRIP or
     /// `strip`); sizes before and after go in the manifest part.
@@ -148,6 +161,8 @@ pub struct Options {
     pub output_dir: PathBuf,
     /// Build time, seconds since 1970.
     pub epoch: i64,
+    /// Level and threads.
+    pub compression: Compression,
 }
 
 impl Options {
@@ -162,6 +177,15 @@ impl Options {
             None => target.default_format(),
         };
         let epoch = buildtime::build_epoch(Path::new("."))?;
+        let compression = Compression {
+            level: cli.level,
+            threads: cli
+                .threads
+                .map_or_else(compress::default_threads, usize::from),
+        };
+        compression
+            .check(format)
+            .map_err(|why| relkit_core::Error::invalid("--level", why))?;
         Ok(Options {
             name: cli.name.clone(),
             version,
@@ -172,6 +196,7 @@ impl Options {
             strip: cli.strip,
             output_dir: cli.output_dir.clone(),
             epoch,
+            compression,
         })
     }
 
@@ -231,12 +256,18 @@ pub fn package(opts: &Options) -> Result<Packaged, Error> {
     let total: u64 = entries.iter().map(|e| e.size).sum();
     let bar = relkit_core::progress::bytes(total, "packaging");
     let tmp = staging.create(&archive_path)?;
-    let (_, digest, written) =
-        archive::write_archive(tmp.as_file_mut(), opts.format, &entries, opts.epoch, &bar)
-            .map_err(|source| Error::Write {
-                path: archive_path.clone(),
-                source,
-            })?;
+    let (_, digest, written) = archive::write_archive(
+        tmp.as_file_mut(),
+        opts.format,
+        &entries,
+        opts.epoch,
+        opts.compression,
+        &bar,
+    )
+    .map_err(|source| Error::Write {
+        path: archive_path.clone(),
+        source,
+    })?;
     bar.finish_and_clear();
 
     let sidecar = opts.output_dir.join(format!("{file_name}.sha256"));

@@ -140,6 +140,7 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
             includes: r.includes.clone(),
             strip: r.strip,
             output_dir: stage.to_path_buf(),
+            compression: relkit_package::compress::Compression::default(),
             epoch,
         };
         parts.push(relkit_package::package(&opts)?.part);

@@ -197,6 +197,7 @@ fn check_release(
                 includes: Vec::new(),
                 strip: false,
                 output_dir: PathBuf::new(),
+                compression: relkit_package::compress::Compression::default(),
                 epoch: 0,
             }
             .validate()?;

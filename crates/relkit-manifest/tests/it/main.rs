@@ -52,6 +52,7 @@ fn two_jobs(dir: &Path) {
             includes: vec![],
             strip: false,
             output_dir: dir.join("dist").join(target),
+            compression: relkit_package::compress::Compression::default(),
             epoch: 1_700_000_000,
         };
         relkit_package::package(&opts).unwrap();

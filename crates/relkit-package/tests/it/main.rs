@@ -9,6 +9,7 @@ mod actions;
 mod conformance;
 mod errors;
 mod reproducible;
+mod threads;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
