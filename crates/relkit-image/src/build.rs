@@ -17,6 +17,7 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::Error;
+use crate::base::{Base, BaseSource};
 use crate::spec::{self, Descriptor, Platform};
 
 /// Where the binary lives inside the image.
@@ -118,7 +119,13 @@ pub fn platforms(inputs: &[Input]) -> Result<Vec<(Platform, &Input)>, Error> {
 
 /// Build every image and the index into the layout folder `out`, tagged
 /// `tag` in its `index.json`. The folder is replaced only when complete.
-pub fn build(out: &Path, tag: &str, spec: &ImageSpec, inputs: &[Input]) -> Result<Built, Error> {
+pub fn build(
+    out: &Path,
+    tag: &str,
+    spec: &ImageSpec,
+    inputs: &[Input],
+    base: Option<&BaseSource>,
+) -> Result<Built, Error> {
     let plats = platforms(inputs)?;
     check_name(&spec.name)?;
     let parent = out
@@ -134,6 +141,13 @@ pub fn build(out: &Path, tag: &str, spec: &ImageSpec, inputs: &[Input]) -> Resul
             }
         })?;
     let layout = Layout::create(tmp.path())?;
+    let bases = match base {
+        Some(src) => {
+            let wanted: Vec<Platform> = plats.iter().map(|(p, _)| p.clone()).collect();
+            crate::base::fetch(src, &wanted, &layout)?
+        }
+        None => BTreeMap::new(),
+    };
     let created = relkit_core::buildtime::rfc3339(spec.epoch)?;
     let mut manifests = Vec::new();
     let mut built = Built {
@@ -142,7 +156,8 @@ pub fn build(out: &Path, tag: &str, spec: &ImageSpec, inputs: &[Input]) -> Resul
         targets: BTreeMap::new(),
     };
     for (platform, input) in &plats {
-        let desc = build_one(&layout, spec, &created, platform, &input.binary)?;
+        let base = bases.get(&platform.name());
+        let desc = build_one(&layout, spec, &created, platform, &input.binary, base)?;
         info!("{}: image {}", platform.name(), desc.digest);
         built.platforms.insert(platform.name(), desc.digest.clone());
         built
@@ -185,49 +200,66 @@ fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// One platform's layer, config and manifest; returns the manifest's
-/// descriptor with its platform.
+/// How to run the image: the base's settings (if any) under ours. Our
+/// entrypoint, arguments, user and working directory replace the base's;
+/// environment, ports and labels are merged, ours winning.
+fn run_config(spec: &ImageSpec, base: Option<&Base>) -> spec::RunConfig {
+    let mut run = base.map(|b| b.config.config.clone()).unwrap_or_default();
+    let name_of = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_owned();
+    let ours: Vec<String> = spec.env.iter().map(|e| name_of(e)).collect();
+    run.env.retain(|e| !ours.contains(&name_of(e)));
+    run.env.extend(spec.env.iter().cloned());
+    run.user = Some(spec.user.clone());
+    run.exposed_ports
+        .extend(spec.ports.iter().map(|p| (p.clone(), spec::Empty {})));
+    run.entrypoint = vec![format!("/{BIN_DIR}/{}", spec.name)];
+    run.cmd.clone_from(&spec.cmd);
+    run.working_dir = Some(spec.workdir.clone());
+    run.labels
+        .extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    run
+}
+
+/// One platform's layer, config and manifest (on top of `base`'s layers);
+/// returns the manifest's descriptor with its platform.
 fn build_one(
     layout: &Layout,
     spec: &ImageSpec,
     created: &str,
     platform: &Platform,
     binary: &Path,
+    base: Option<&Base>,
 ) -> Result<Descriptor, Error> {
     let (layer, diff_id) = layout.put_layer(spec, binary)?;
+    let mut layers = base.map(|b| b.layers.clone()).unwrap_or_default();
+    layers.push(layer);
+    let mut diff_ids = base
+        .map(|b| b.config.rootfs.diff_ids.clone())
+        .unwrap_or_default();
+    diff_ids.push(diff_id);
+    let mut history = base.map(|b| b.config.history.clone()).unwrap_or_default();
+    history.push(spec::History {
+        created: Some(created.to_owned()),
+        created_by: Some(format!("relkit image: /{BIN_DIR}/{}", spec.name)),
+    });
     let config = spec::ImageConfig {
         created: Some(created.to_owned()),
         architecture: platform.architecture.clone(),
         os: platform.os.clone(),
         variant: platform.variant.clone(),
-        config: spec::RunConfig {
-            user: Some(spec.user.clone()),
-            exposed_ports: spec
-                .ports
-                .iter()
-                .map(|p| (p.clone(), spec::Empty {}))
-                .collect(),
-            env: spec.env.clone(),
-            entrypoint: vec![format!("/{BIN_DIR}/{}", spec.name)],
-            cmd: spec.cmd.clone(),
-            working_dir: Some(spec.workdir.clone()),
-            labels: spec.labels.clone(),
-        },
+        config: run_config(spec, base),
         rootfs: spec::RootFs {
             kind: "layers".to_owned(),
-            diff_ids: vec![diff_id],
+            diff_ids,
         },
-        history: vec![spec::History {
-            created: Some(created.to_owned()),
-            created_by: Some(format!("relkit image: /{BIN_DIR}/{}", spec.name)),
-        }],
+        history,
     };
     let config = layout.put_json(spec::CONFIG, &config)?;
     let manifest = spec::Manifest {
         schema_version: 2,
         media_type: Some(spec::MANIFEST.to_owned()),
         config,
-        layers: vec![layer],
+        layers,
         annotations: BTreeMap::new(),
     };
     let mut desc = layout.put_json(spec::MANIFEST, &manifest)?;

@@ -4,6 +4,7 @@
 //! such a layout to any registry speaking the OCI distribution API
 //! (`push`).
 
+pub mod base;
 pub mod build;
 pub mod push;
 pub mod registry;
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write an OCI image layout: one image per Linux binary plus an image index.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Push an OCI image layout (from `build`) to a registry and tag it.
     Push(PushArgs),
 }
@@ -89,6 +90,18 @@ pub struct BuildArgs {
     /// Refuse a base image not pinned by digest.
     #[arg(long)]
     pub require_digest: bool,
+    /// User name for the base image's registry (anonymous when unset).
+    #[arg(long, env = "RELKIT_BASE_USERNAME", hide_env_values = true)]
+    pub base_username: Option<String>,
+    /// Environment variable holding the password for the base image's registry.
+    #[arg(long, value_name = "NAME", default_value = "RELKIT_BASE_PASSWORD")]
+    pub base_password_env: String,
+    /// Trust these CA certificates (PEM) for the base image's registry.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Talk plain HTTP to the base image's registry (trusted network only).
+    #[arg(long)]
+    pub plain_http: bool,
 }
 
 /// Arguments of `relkit image push`.
@@ -281,32 +294,34 @@ fn labels(args: &BuildArgs, epoch: i64) -> Result<BTreeMap<String, String>, Erro
     Ok(labels)
 }
 
-fn check_base(args: &BuildArgs) -> Result<(), Error> {
-    if args.base == "scratch" {
-        return Ok(());
-    }
-    let pinned = args
-        .base
-        .split_once('@')
-        .is_some_and(|(_, d)| spec::sha256_hex(d).is_some());
-    if args.require_digest && !pinned {
-        return Err(relkit_core::Error::invalid(
-            "--base",
-            format!(
-                "`{}` is not pinned by digest (REFERENCE@sha256:…) and --require-digest is set",
-                args.base
-            ),
-        )
-        .into());
-    }
-    Err(relkit_core::Error::invalid(
-        "--base",
-        format!(
-            "`{}`: only `scratch` is supported so far (static binaries)",
-            args.base
-        ),
-    )
-    .into())
+/// The base image's source, or None for `scratch`.
+fn base_source(
+    args: &BuildArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<base::BaseSource>, Error> {
+    let Some(reference) = base::BaseRef::parse(&args.base, args.require_digest)? else {
+        return Ok(None);
+    };
+    let creds = credentials(
+        &reference.image,
+        args.base_username.as_deref(),
+        &args.base_password_env,
+        env,
+    )?;
+    let settings = Settings {
+        retry_base: Duration::from_secs(1),
+        give_up: Duration::from_secs(600),
+        timeout: Duration::from_secs(60),
+        ca_file: args.ca_file.clone(),
+        plain_http: args.plain_http,
+        chunk_size: u64::MAX,
+    };
+    let registry =
+        Registry::new(reference.image.clone(), creds, Vec::new(), &settings)?.read_only();
+    Ok(Some(base::BaseSource {
+        reference,
+        registry,
+    }))
 }
 
 fn image_spec(args: &BuildArgs, inputs: &[build::Input]) -> Result<build::ImageSpec, Error> {
@@ -343,7 +358,7 @@ fn image_spec(args: &BuildArgs, inputs: &[build::Input]) -> Result<build::ImageS
 }
 
 fn run_build(args: &BuildArgs) -> Result<(), Error> {
-    check_base(args)?;
+    let base = base_source(args, &|k| std::env::var(k).ok())?;
     if !registry::valid_tag(&args.version) {
         return Err(relkit_core::Error::invalid(
             "--version",
@@ -353,7 +368,7 @@ fn run_build(args: &BuildArgs) -> Result<(), Error> {
     }
     let inputs = parse_inputs(args)?;
     let spec = image_spec(args, &inputs)?;
-    let built = build::build(&args.out, &args.version, &spec, &inputs)?;
+    let built = build::build(&args.out, &args.version, &spec, &inputs, base.as_ref())?;
     if gha::is_actions() {
         gha::set_output("image-index-digest", &built.index)?;
     }

@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 use url::Url;
 
 use crate::Error;
+use crate::spec;
 
 /// Most of an error body read (registries send a short JSON).
 const ERROR_BODY_MAX: usize = 64 * 1024;
@@ -205,6 +206,8 @@ pub struct Registry {
     /// Extra repositories to ask pull access to (mount sources).
     pull_from: Vec<String>,
     auth: Mutex<Option<HeaderValue>>,
+    /// `pull,push`, or `pull` for a client that only reads (a base image).
+    actions: &'static str,
     policy: Policy,
     chunk_size: u64,
     /// What this session did.
@@ -259,10 +262,100 @@ impl Registry {
             creds,
             pull_from,
             auth: Mutex::new(None),
+            actions: "pull,push",
             policy: Policy::new(settings.retry_base, settings.give_up),
             chunk_size: settings.chunk_size.max(1),
             stats: Stats::default(),
         })
+    }
+
+    /// The same client asking only for pull access (reading a base image).
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.actions = "pull";
+        self
+    }
+
+    /// GET a manifest or index by tag or digest: its media type and bytes
+    /// (at most [`MANIFEST_MAX`]), checked against the digest when the
+    /// reference is one.
+    pub async fn get_manifest(&self, reference: &str) -> Result<(String, Vec<u8>), Error> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let what = format!("GET manifest {reference}");
+        let accept = [
+            spec::INDEX,
+            spec::MANIFEST,
+            spec::DOCKER_LIST,
+            spec::DOCKER_MANIFEST,
+        ]
+        .join(", ");
+        let (media_type, bytes) = self
+            .retrying(&what, || async {
+                let res = self
+                    .send(&what, &|| {
+                        Ok(self.http.get(url.clone()).header(header::ACCEPT, &accept))
+                    })
+                    .await?;
+                if res.status().as_u16() != 200 {
+                    let s = res.status().as_u16();
+                    return Err(unexpected(&what, s, res).await);
+                }
+                let media_type = res
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let bytes = read_limited(res, MANIFEST_MAX)
+                    .await
+                    .map_err(|e| Attempt::retry(format!("reading the manifest: {e}")))?;
+                Ok((media_type, bytes))
+            })
+            .await?;
+        if let Some(hex) = spec::sha256_hex(reference) {
+            let got =
+                relkit_core::hash::hash_reader(&bytes[..], relkit_core::hash::Algo::Sha256, |_| {})
+                    .map_err(relkit_core::Error::Io)?;
+            if got.hex != hex {
+                return Err(Error::Rejected {
+                    what,
+                    status: 200,
+                    detail: format!(
+                        ": the registry sent content whose digest is sha256:{}",
+                        got.hex
+                    ),
+                });
+            }
+        }
+        Ok((media_type, bytes))
+    }
+
+    /// Download blob `digest` into `dest` (streamed), checking its digest
+    /// and size; a failure midway starts over.
+    pub async fn get_blob(&self, digest: &str, size: u64, dest: &Path) -> Result<(), Error> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let what = format!("GET blob {digest}");
+        let hex = spec::sha256_hex(digest).ok_or_else(|| Error::Rejected {
+            what: what.clone(),
+            status: 0,
+            detail: ": not a sha256 digest".to_owned(),
+        })?;
+        self.retrying(&what, || async {
+            let res = self.send(&what, &|| Ok(self.http.get(url.clone()))).await?;
+            if res.status().as_u16() != 200 {
+                let s = res.status().as_u16();
+                return Err(unexpected(&what, s, res).await);
+            }
+            let got = save_body(res, dest, size).await?;
+            if got.hex != hex || got.size != size {
+                return Err(Attempt::retry(format!(
+                    "received {} bytes with digest sha256:{}",
+                    got.size, got.hex
+                )));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// The image this client pushes to.
@@ -447,7 +540,7 @@ impl Registry {
             }
             q.append_pair(
                 "scope",
-                &format!("repository:{}:pull,push", self.image.repository),
+                &format!("repository:{}:{}", self.image.repository, self.actions),
             );
             for from in &self.pull_from {
                 q.append_pair("scope", &format!("repository:{from}:pull"));
@@ -748,6 +841,39 @@ fn file_body(path: &Path, offset: u64, len: u64) -> Result<reqwest::Body, Error>
     let file = tokio::fs::File::from_std(file.into_parts().0);
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
     Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// Stream a response body into `dest`, hashing it; more than `max` bytes
+/// is refused.
+async fn save_body(
+    mut res: Response,
+    dest: &Path,
+    max: u64,
+) -> Result<relkit_core::hash::Digest, Attempt> {
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| Attempt::Fatal(relkit_core::atomic::io_at(dest, e).into());
+    let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+    let mut hasher = relkit_core::hash::Algo::Sha256.hasher();
+    let mut size = 0u64;
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|e| Attempt::retry(format!("download failed: {}", one_line(&e))))?
+    {
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(Attempt::retry(format!(
+                "the blob is larger than its {max} bytes"
+            )));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    Ok(relkit_core::hash::Digest {
+        hex: hasher.finish_hex(),
+        size,
+    })
 }
 
 async fn read_limited(mut res: Response, max: usize) -> Result<Vec<u8>, String> {

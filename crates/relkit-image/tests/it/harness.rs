@@ -89,6 +89,11 @@ impl Fixture {
         }
     }
 
+    /// The CA the test registry's certificate chains to.
+    pub(crate) fn ca(&self) -> &Path {
+        &self.cert
+    }
+
     /// Start a registry (TLS, htpasswd) on a free loopback port.
     pub(crate) fn registry(&self, _opts: Option<()>) -> Registry {
         let port = free_port();

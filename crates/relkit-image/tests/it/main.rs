@@ -548,3 +548,118 @@ fn base64_of(s: &str) -> String {
     ]));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// A base image pinned by digest, pulled from the (authenticated, TLS)
+/// registry: its layers come first, ours on top; the same base and
+/// binaries give the same digest again; pushing next to the base mounts
+/// its layers instead of uploading them.
+#[test]
+fn builds_on_a_base_image_pinned_by_digest() {
+    let fx = Fixture::new();
+    let reg = fx.registry(None);
+    let base = fx.build_layout("base", &["--env", "KEEP=base", "--env", "MODE=base"]);
+    run_ok(fx.push(&reg, &base.0, "relkit/base").args(["--tag", "v1"]));
+    let base_index = json(&base.1)["index"].as_str().unwrap().to_owned();
+    let build = |out: &str, base_ref: &str| {
+        let mut cmd = relkit_testkit::command(image_bin().to_str().unwrap());
+        cmd.args([
+            "build",
+            "--version",
+            "2.0.0",
+            "--name",
+            "app",
+            "--env",
+            "MODE=app",
+        ])
+        .arg("--out")
+        .arg(fx.dir.path().join(out))
+        .arg(format!(
+            "--binary=x86_64-unknown-linux-musl={}",
+            fx.amd64.display()
+        ))
+        .arg(format!(
+            "--binary=aarch64-unknown-linux-musl={}",
+            fx.arm64.display()
+        ))
+        .args(["--revision", "0123456789abcdef0123456789abcdef01234567"])
+        .args(["--base", base_ref])
+        .arg("--ca-file")
+        .arg(fx.ca())
+        .env("RELKIT_BASE_USERNAME", USER)
+        .env("RELKIT_BASE_PASSWORD", PASSWORD);
+        cmd
+    };
+    let pinned = format!("{}/relkit/base@{base_index}", reg.host());
+    let app = run_ok(build("app", &pinned).arg("--require-digest"));
+    let again = run_ok(&mut build("app2", &pinned));
+    assert_eq!(
+        json(&app)["index"],
+        json(&again)["index"],
+        "reproducible on a base"
+    );
+    let by_tag = run_ok(&mut build(
+        "app3",
+        &format!("{}/relkit/base:v1", reg.host()),
+    ));
+    assert_eq!(
+        json(&app)["index"],
+        json(&by_tag)["index"],
+        "the tag names the same base"
+    );
+
+    let layout = fx.dir.path().join("app");
+    let pushed = json(&run_ok(fx.push(&reg, &layout, "relkit/app").args([
+        "--tag",
+        "v2.0.0",
+        "--mount-from",
+        "relkit/base",
+    ])));
+    // Both base layers are mounted; the two configs and two new layers upload.
+    assert_eq!(pushed["mounted_blobs"], 2, "{pushed}");
+    assert_eq!(pushed["uploaded_blobs"], 4, "{pushed}");
+
+    let cfg = run_ok(
+        fx.skopeo(&reg)
+            .args(["--override-arch", "amd64", "inspect", "--config"])
+            .arg(format!("docker://{}/relkit/app:v2.0.0", reg.host())),
+    );
+    let cfg: Value = serde_json::from_slice(&cfg.stdout).unwrap();
+    assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(cfg["config"]["Entrypoint"][0], "/usr/local/bin/app");
+    assert_eq!(
+        cfg["config"]["Env"],
+        serde_json::json!(["KEEP=base", "MODE=app"])
+    );
+    assert_eq!(
+        cfg["config"]["Labels"]["org.opencontainers.image.version"],
+        "2.0.0"
+    );
+    let copy = fx.dir.path().join("copy");
+    run_ok(
+        fx.skopeo(&reg)
+            .args(["--override-arch", "amd64", "copy"])
+            .arg(format!("docker://{}/relkit/app:v2.0.0", reg.host()))
+            .arg(format!("oci:{}:amd64", copy.display())),
+    );
+    let bundle = fx.dir.path().join("bundle");
+    run_ok(
+        std::process::Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:amd64", copy.display()))
+            .arg(&bundle),
+    );
+    for name in ["demo", "app"] {
+        let bin = bundle.join("rootfs/usr/local/bin").join(name);
+        assert_eq!(sha256_file(&bin), sha256_file(&fx.amd64), "{name}");
+    }
+
+    // A base the registry does not have: one line, exit 1, no output.
+    let missing = format!("{}/relkit/base@sha256:{}", reg.host(), "0".repeat(64));
+    let out = run(&mut build("none", &missing));
+    let line = one_error_line(&out, 1);
+    assert!(
+        line.contains("GET manifest sha256:000") && line.contains("HTTP 404"),
+        "{line}"
+    );
+    assert!(!fx.dir.path().join("none").exists());
+}
