@@ -1,6 +1,7 @@
 //! Streaming hashing: sha256 (with the CPU's SHA extensions where present),
 //! sha512 and blake3, over readers, files and writers, in bounded memory.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -12,6 +13,18 @@ use crate::atomic::io_at;
 /// Size of the read buffer: large enough to amortise syscalls, small enough
 /// to stay in cache.
 pub const BUF_SIZE: usize = 1 << 20;
+
+/// Chunks at least this large are hashed by BLAKE3 on every core (its
+/// tree splits them across rayon's threads; below this, threads cost more
+/// than they give).
+pub const BLAKE3_PARALLEL_MIN: usize = 128 << 10;
+
+thread_local! {
+    /// One read buffer per thread, reused for every file: allocating (and
+    /// zeroing) a fresh 1 MiB buffer per file cost more than hashing a 4 KiB
+    /// file (issue 15).
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A hash algorithm relkit can write and check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -103,6 +116,11 @@ impl Hasher {
         match self {
             Hasher::Sha256(h) => h.update(data),
             Hasher::Sha512(h) => h.update(data),
+            // Identical digest either way; update_rayon spreads a large
+            // chunk over every core.
+            Hasher::Blake3(h) if data.len() >= BLAKE3_PARALLEL_MIN => {
+                h.update_rayon(data);
+            }
             Hasher::Blake3(h) => {
                 h.update(data);
             }
@@ -129,16 +147,30 @@ pub struct Digest {
 }
 
 /// Hash everything `reader` yields, calling `progress` with each chunk size.
-pub fn hash_reader(
+pub fn hash_reader(reader: impl Read, algo: Algo, progress: impl FnMut(u64)) -> io::Result<Digest> {
+    READ_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < BUF_SIZE {
+                buf.resize(BUF_SIZE, 0);
+            }
+            hash_with(reader, algo, progress, &mut buf)
+        }
+        // This thread is already hashing (rayon ran another file's hash
+        // while waiting inside BLAKE3's update_rayon): a buffer of its own.
+        Err(_) => hash_with(reader, algo, progress, &mut vec![0u8; BUF_SIZE]),
+    })
+}
+
+fn hash_with(
     mut reader: impl Read,
     algo: Algo,
     mut progress: impl FnMut(u64),
+    buf: &mut [u8],
 ) -> io::Result<Digest> {
     let mut hasher = algo.hasher();
-    let mut buf = vec![0u8; BUF_SIZE];
     let mut size = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -235,6 +267,50 @@ mod tests {
             d.hex,
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
+    }
+
+    #[test]
+    fn blake3_on_every_core_gives_the_same_digest() {
+        // Large enough for update_rayon, not a multiple of BLAKE3's chunks.
+        let data: Vec<u8> = (0..3_000_017u32).map(|i| (i * 31 % 253) as u8).collect();
+        let mut one = blake3::Hasher::new();
+        one.update(&data);
+        let expected = one.finalize().to_hex().to_string();
+        for threads in [1, 2, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let d = pool
+                .install(|| hash_reader(&data[..], Algo::Blake3, |_| {}))
+                .unwrap();
+            assert_eq!(d.hex, expected, "{threads} threads");
+        }
+        // Small writes through the writer take the one-thread path.
+        let mut w = HashingWriter::new(io::sink(), Algo::Blake3);
+        for chunk in data.chunks(1000) {
+            w.write_all(chunk).unwrap();
+        }
+        assert_eq!(w.finish().unwrap().1.hex, expected);
+    }
+
+    #[test]
+    fn nested_hashing_on_one_thread_gets_its_own_buffer() {
+        // A reader that hashes something else while being read, as rayon
+        // may do on a thread that waits inside update_rayon.
+        struct Nested<'a>(&'a [u8], bool);
+        impl Read for Nested<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if !self.1 {
+                    self.1 = true;
+                    let inner = hash_reader(&b"abc"[..], Algo::Sha256, |_| {})?;
+                    assert!(inner.hex.starts_with("ba7816bf"));
+                }
+                self.0.read(buf)
+            }
+        }
+        let d = hash_reader(Nested(b"abc", false), Algo::Sha256, |_| {}).unwrap();
+        assert!(d.hex.starts_with("ba7816bf"), "{}", d.hex);
     }
 
     #[test]
