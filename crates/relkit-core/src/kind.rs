@@ -43,6 +43,9 @@ impl ArtifactKind {
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
             K::ChecksumSidecar | K::Signature => (false, Signed::Never, true),
+            // SBOMs are what users check a release's contents against: listed,
+            // signed and uploaded.
+            K::Sbom => (true, Signed::Always, true),
             // The Registry's own files: its SHA256SUMS is signed by the
             // provider stage with gpg, as the Registry requires.
             K::TerraformProviderZip
@@ -77,6 +80,9 @@ impl ArtifactKind {
             if ends(".terraform.lock.hcl") {
                 return ArtifactKind::TerraformLock;
             }
+        }
+        if ends(".cdx.json") || ends(".spdx.json") {
+            return ArtifactKind::Sbom;
         }
         if signature_kind(name).is_some() || ends(".asc") {
             ArtifactKind::Signature
@@ -151,6 +157,9 @@ mod tests {
                 ArtifactKind::TerraformLock,
             ),
             ("notes.txt", ArtifactKind::Other),
+            ("t-1.0.0.cdx.json", ArtifactKind::Sbom),
+            ("t-1.0.0-x86_64-unknown-linux-gnu.spdx.json", ArtifactKind::Sbom),
+            ("t-1.0.0.cdx.json.minisig", ArtifactKind::Signature),
         ];
         for (name, kind) in cases {
             assert_eq!(ArtifactKind::from_name(name), kind, "{name}");

@@ -121,6 +121,9 @@ pub enum ArtifactKind {
     TerraformMirror,
     /// A ready `.terraform.lock.hcl` provider block.
     TerraformLock,
+    /// A software bill of materials: CycloneDX 1.6 (`*.cdx.json`) or
+    /// SPDX 2.3 (`*.spdx.json`) JSON.
+    Sbom,
     /// Any other file.
     Other,
 }

@@ -71,6 +71,8 @@ pub struct Recipe {
     pub go_version_variable: String,
     /// Binary names, without `.exe`.
     pub binaries: Vec<String>,
+    /// Build through `cargo auditable` (cargo and cargo-zigbuild).
+    pub auditable: bool,
 }
 
 impl Recipe {
@@ -91,6 +93,7 @@ impl Recipe {
                 .clone()
                 .unwrap_or_else(|| "main.version".to_owned()),
             binaries,
+            auditable: b.auditable,
         }
     }
 
@@ -106,6 +109,11 @@ impl Recipe {
             BuildTool::Cargo | BuildTool::CargoZigbuild => {
                 let mut c = Command::new("cargo");
                 without_cargo_run_env(&mut c);
+                // cargo-auditable wraps rustc and embeds the dependency
+                // list; it forwards any cargo subcommand, zigbuild too.
+                if self.auditable {
+                    c.arg("auditable");
+                }
                 c.arg(if self.tool == BuildTool::Cargo {
                     "build"
                 } else {

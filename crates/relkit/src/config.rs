@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod sbom;
+pub use sbom::{Sbom as SbomConfig, SbomFormat, SbomSource};
+
 /// The default config file name.
 pub const FILE: &str = "relkit.toml";
 
@@ -50,6 +53,8 @@ pub struct Config {
     /// CI matrix settings for `relkit plan`.
     #[serde(default)]
     pub plan: Plan,
+    /// SBOMs of the binaries, and the license and advisory gates.
+    pub sbom: Option<SbomConfig>,
 }
 
 /// `[build]`: how one target is built, the same way by `relkit build` in CI
@@ -71,6 +76,10 @@ pub struct Build {
     pub go_package: Option<String>,
     /// The variable `-ldflags -X` sets to the version; default `main.version`.
     pub go_version_variable: Option<String>,
+    /// Build with `cargo auditable` (tool `cargo`), so the dependency list
+    /// travels inside each binary.
+    #[serde(default)]
+    pub auditable: bool,
 }
 
 /// How a target is built.

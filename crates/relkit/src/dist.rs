@@ -373,6 +373,9 @@ pub(crate) fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
         manifest.display()
     );
     gha::set_output("manifest", &manifest.to_string_lossy())?;
+    if let Some(sbom) = crate::finalize::release_sbom(m) {
+        gha::set_output("sbom", &out.join(sbom).to_string_lossy())?;
+    }
     gha::set_output(
         "attest-subjects",
         &out.join(crate::finalize::ATTEST_SUBJECTS).to_string_lossy(),

@@ -302,7 +302,7 @@ fn a_go_binary_lists_the_modules_go_version_m_prints() {
             "dep" => want.push((f[1].into(), f[2].into(), f.get(3).map(|s| (*s).to_owned()))),
             "=>" => {
                 *want.last_mut().unwrap() =
-                    (f[1].into(), f[2].into(), f.get(3).map(|s| (*s).to_owned()))
+                    (f[1].into(), f[2].into(), f.get(3).map(|s| (*s).to_owned()));
             }
             _ => {}
         }

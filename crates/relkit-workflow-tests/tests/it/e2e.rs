@@ -38,6 +38,10 @@ const DOUBLES: [(&str, &str); 5] = [
         "attest-build-provenance",
     ),
     (
+        "actions/attest-sbom@c604332985a26aa8cf1bdc465b92731239ec6b9e",
+        "attest-sbom",
+    ),
+    (
         "actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e",
         "setup-go",
     ),

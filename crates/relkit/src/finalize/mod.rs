@@ -18,6 +18,7 @@
 //! the kind table.
 
 mod extract;
+mod sbom;
 mod stages;
 
 use std::collections::BTreeMap;
@@ -320,6 +321,15 @@ fn write_attestation_subjects(dir: &Path, manifest: &Manifest) -> Result<(), Err
         .collect();
     atomic::write_file(&dir.join(ATTEST_SUBJECTS), text.as_bytes())?;
     Ok(())
+}
+
+/// The release-wide SBOM for `actions/attest-sbom`: CycloneDX if written,
+/// else SPDX (the SBOM stage names it after the release).
+pub fn release_sbom(m: &Manifest) -> Option<&str> {
+    sbom::release_files(&m.name, &m.version)
+        .into_iter()
+        .find_map(|f| m.artifacts.iter().find(|a| a.file == f))
+        .map(|a| a.file.as_str())
 }
 
 /// Where finalize lists the attestation subjects, relative to the output folder.

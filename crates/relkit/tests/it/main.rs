@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 
 use relkit_testkit as kit;
 
+mod sbom;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.
