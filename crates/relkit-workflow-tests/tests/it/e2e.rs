@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// Commits of the third-party actions release.yml pins, and their doubles.
-const DOUBLES: [(&str, &str); 5] = [
+const DOUBLES: [(&str, &str); 6] = [
     (
         "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
         "checkout",
