@@ -364,3 +364,54 @@ pub fn run(args: &BuildArgs) -> Result<(), Error> {
     gha::set_output("files", &lines.join("\n"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: &str, target: &str) -> Vec<String> {
+        let c = Config::parse(std::path::Path::new("relkit.toml"), config).unwrap();
+        let r = Recipe::from_config(&c, None, vec!["tool".into()]);
+        let t = Target::parse(target).unwrap();
+        let v = Version::parse("version", "1.0.0").unwrap();
+        let cmds = r.commands(&t, &v).unwrap();
+        cmds[0]
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn auditable_builds_go_through_cargo_auditable() {
+        let other = "aarch64-apple-darwin";
+        assert_eq!(
+            args("[build]\nauditable = true\n", other),
+            [
+                "auditable",
+                "build",
+                "--release",
+                "--target",
+                other,
+                "--locked"
+            ]
+        );
+        assert_eq!(
+            args(
+                "[build]\nauditable = true\ntool = \"cargo-zigbuild\"\n",
+                other
+            ),
+            [
+                "auditable",
+                "zigbuild",
+                "--release",
+                "--target",
+                other,
+                "--locked"
+            ]
+        );
+        assert_eq!(
+            args("", other),
+            ["build", "--release", "--target", other, "--locked"]
+        );
+    }
+}
