@@ -162,7 +162,18 @@ reason = "the sample never grows a SmallVec past its inline size"
         .map(|n| fs_err::read(d.join("dist").join(n)).unwrap())
         .collect();
     fs_err::remove_dir_all(d.join("dist")).unwrap();
-    let again = relkit(d, &["dist"], &env);
+    // This time as in GitHub Actions: the step summary and the output
+    // release.yml hands to actions/attest-sbom.
+    let summary = d.join("summary.md");
+    let outputs = d.join("outputs.txt");
+    let (s, o) = (summary.to_string_lossy(), outputs.to_string_lossy());
+    let mut gha_env = env.to_vec();
+    gha_env.extend([
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", s.as_ref()),
+        ("GITHUB_OUTPUT", o.as_ref()),
+    ]);
+    let again = relkit(d, &["dist"], &gha_env);
     assert!(again.status.success(), "{}", kit::render(&again, d));
     for (n, bytes) in names.iter().zip(before) {
         assert!(
@@ -170,6 +181,19 @@ reason = "the sample never grows a SmallVec past its inline size"
             "{n} differs"
         );
     }
+    let summary = fs_err::read_to_string(&summary).unwrap();
+    assert!(summary.contains("### SBOMs"), "{summary}");
+    assert!(
+        summary.contains(&format!("| `{per_binary}` | 11 | 6 |")),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .contains("Gates: license policy passed; advisories passed (1 ignored with a reason)."),
+        "{summary}"
+    );
+    let outputs = fs_err::read_to_string(&outputs).unwrap();
+    assert!(outputs.contains("sample-0.3.1.cdx.json"), "{outputs}");
 }
 
 #[test]
