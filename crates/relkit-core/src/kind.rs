@@ -158,7 +158,10 @@ mod tests {
             ),
             ("notes.txt", ArtifactKind::Other),
             ("t-1.0.0.cdx.json", ArtifactKind::Sbom),
-            ("t-1.0.0-x86_64-unknown-linux-gnu.spdx.json", ArtifactKind::Sbom),
+            (
+                "t-1.0.0-x86_64-unknown-linux-gnu.spdx.json",
+                ArtifactKind::Sbom,
+            ),
             ("t-1.0.0.cdx.json.minisig", ArtifactKind::Signature),
         ];
         for (name, kind) in cases {
