@@ -284,7 +284,8 @@ fn build_go(dir: &Path) -> PathBuf {
         .env("GOSUMDB", "off")
         .env("GOFLAGS", "-modcacherw")
         .env("GOPATH", dir.join("gopath"))
-        .env("GOCACHE", dir.join("gocache"))
+        // A shared build cache: a fresh one rebuilds the standard library (~35 s).
+        .env("GOCACHE", fixture_target("gocache"))
         .env("CGO_ENABLED", "0"));
     bin
 }
