@@ -38,7 +38,7 @@ impl ArtifactKind {
     pub fn rules(self) -> Rules {
         use ArtifactKind as K;
         let (checksummed, signed, uploaded) = match self {
-            K::Archive | K::Executable => (true, Signed::OnRequest, true),
+            K::Archive | K::Executable | K::DebPackage => (true, Signed::OnRequest, true),
             // SHA256SUMS is what users verify; signing it covers every file it lists.
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
@@ -92,6 +92,8 @@ impl ArtifactKind {
             ArtifactKind::Checksums
         } else if ARCHIVE_SUFFIXES.iter().any(|s| ends(s)) {
             ArtifactKind::Archive
+        } else if ends(".deb") {
+            ArtifactKind::DebPackage
         } else {
             ArtifactKind::Other
         }
@@ -156,6 +158,7 @@ mod tests {
                 "terraform-provider-x_1.0.0.terraform.lock.hcl",
                 ArtifactKind::TerraformLock,
             ),
+            ("tool_1.2.3_amd64.deb", ArtifactKind::DebPackage),
             ("notes.txt", ArtifactKind::Other),
             ("t-1.0.0.cdx.json", ArtifactKind::Sbom),
             (

@@ -121,6 +121,8 @@ pub enum ArtifactKind {
     TerraformMirror,
     /// A ready `.terraform.lock.hcl` provider block.
     TerraformLock,
+    /// A Debian package (`NAME_VERSION_ARCH.deb`).
+    DebPackage,
     /// A software bill of materials: CycloneDX 1.6 (`*.cdx.json`) or
     /// SPDX 2.3 (`*.spdx.json`) JSON.
     Sbom,

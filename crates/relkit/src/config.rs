@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+mod package;
+pub use package::{Completions, Deb, LinuxPackage, PackageFormat};
+
 mod sbom;
 pub use sbom::{Sbom as SbomConfig, SbomFormat, SbomSource};
 
@@ -53,6 +56,8 @@ pub struct Config {
     /// CI matrix settings for `relkit plan`.
     #[serde(default)]
     pub plan: Plan,
+    /// Linux packages (`.deb`) built from the release's binaries.
+    pub package: Option<LinuxPackage>,
     /// SBOMs of the binaries, and the license and advisory gates.
     pub sbom: Option<SbomConfig>,
 }

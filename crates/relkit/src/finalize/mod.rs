@@ -18,6 +18,7 @@
 //! the kind table.
 
 mod extract;
+mod linux_pkg;
 mod sbom;
 mod stages;
 

@@ -29,6 +29,7 @@ pub fn stages() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(ProviderBundle),
         Box::new(super::sbom::Sboms),
+        Box::new(super::linux_pkg::LinuxPackages),
         Box::new(Checksums),
         Box::new(Signatures),
         Box::new(ManifestFile),

@@ -12,6 +12,8 @@ use relkit_testkit as kit;
 
 mod sbom;
 
+mod linux_pkg;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.
