@@ -422,7 +422,11 @@ case "$command" in
     [ -z "$provider_name" ] || args+=(--provider "$provider_name")
     [ -z "$provider_namespace" ] || args+=(--provider-namespace "$provider_namespace")
     [ -z "$provider_protocol" ] || args+=(--provider-protocol "$provider_protocol")
-    [ -z "$changelog" ] || args+=(--changelog "$changelog")
+    if [ -n "$changelog" ]; then
+      args+=(--changelog "$changelog")
+    elif [ -n "$notes_file" ]; then
+      args+=(--notes-file "$notes_file")
+    fi
     if [ "$keep_published" = true ]; then
       [ -n "$token" ] || fail "input \`github-token\` is empty; keep-published reads the release with it"
       env_for_helper+=("GITHUB_TOKEN=$token")

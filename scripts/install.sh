@@ -4,10 +4,12 @@
 #
 #   install.sh MODE ACTION_PATH [VERSION] [ACTION_REPOSITORY] [ACTION_REF]
 #
-# MODE prebuilt: download relkit-VERSION-TARGET.tar.gz (.zip on Windows) of
-#   the action's own release with its SHA256SUMS and SHA256SUMS.minisig,
-#   verify the signature with the minisign public key committed in the
-#   action (relkit.pub) and the archive's sha256, unpack into the tool cache.
+# MODE prebuilt: install relkit VERSION of the action's own release with
+#   scripts/relkit-installer.sh, the installer relkit generates for every
+#   release (this one is relkit's own, with relkit.pub written in): it
+#   downloads relkit-VERSION-TARGET.tar.gz (.zip on Windows) with SHA256SUMS
+#   and SHA256SUMS.minisig, checks the signature and the archive's sha256,
+#   and unpacks it; this script puts it in the tool cache.
 # MODE source: `cargo install --locked --path` from the action's checkout.
 # MODE auto: prebuilt when there is one to get (a version was asked for, or
 #   the action runs from a version tag of the upstream repository), falling
@@ -20,7 +22,8 @@
 #                              [default: $GITHUB_SERVER_URL/REPO/releases/download/vVERSION]
 #   RELKIT_INSTALL_PUBLIC_KEY  minisign public key file [default: ACTION_PATH/relkit.pub]
 #   RELKIT_INSTALL_TARGET      target triple to download [default: this machine's]
-#   RELKIT_INSTALL_VERIFIER    minisign | openssl | relkit [default: the first available]
+#   RELKIT_INSTALL_VERIFIER    minisign | openssl | relkit [default: the first available;
+#                              relkit = relkit-sign built from the action's source]
 #   RUNNER_TOOL_CACHE          cache root [default: $TMPDIR/relkit-tool-cache]
 set -euo pipefail
 
@@ -78,74 +81,22 @@ sha256_of() {
   fi
 }
 
-# Download $1 to $2. Returns 0, or 4 for HTTP 404; anything else is fatal.
-fetch() {
-  local code
-  code=$(curl -sS -L --retry 3 --retry-delay 2 --proto '=https,http' -o "$2" -w '%{http_code}' "$1") ||
-    die "downloading \`$1\` failed (curl exit $?)"
-  case "$code" in
-    200) return 0 ;;
-    404) return 4 ;;
-    *) die "downloading \`$1\` failed: HTTP $code" ;;
+# Without minisign or OpenSSL 3 (macOS runners ship LibreSSL), a `minisign`
+# on PATH that checks with relkit-sign built from the action's own source.
+relkit_minisign() { # dir
+  cat >"$1/minisign" <<SH
+#!/bin/sh
+# minisign -V -P KEY -m FILE [-x FILE.minisig], through relkit-sign.
+while [ \$# -gt 0 ]; do
+  case "\$1" in
+    -P) key=\$2; shift 2 ;;
+    -m) file=\$2; shift 2 ;;
+    *) shift ;;
   esac
-}
-
-# minisign verification without trusting anything downloaded: the system
-# minisign CLI, else openssl 3 (Ed25519 over the BLAKE2b-512 prehash, as
-# minisign does), else relkit-sign built from the action's own source.
-verify_minisig() { # file sig pubkey
-  local file=$1 sig=$2 pub=$3 how=${RELKIT_INSTALL_VERIFIER:-}
-  if [ -z "$how" ]; then
-    if command -v minisign >/dev/null 2>&1; then
-      how=minisign
-    elif openssl version 2>/dev/null | grep -q '^OpenSSL [3-9]'; then
-      how=openssl
-    else
-      how=relkit
-    fi
-  fi
-  log "verifying $(basename "$file") with $how"
-  case "$how" in
-    minisign) minisign -V -q -p "$pub" -m "$file" -x "$sig" >&2 ;;
-    openssl) verify_with_openssl "$file" "$sig" "$pub" ;;
-    relkit)
-      (cd "$action_path" && cargo run --quiet --locked --release -p relkit-sign -- verify --public-key "$pub" "$file") >&2 ||
-        return 1
-      # relkit-sign reads FILE.minisig next to the file.
-      ;;
-    *) die "RELKIT_INSTALL_VERIFIER \`$how\` is not minisign, openssl or relkit" ;;
-  esac
-}
-
-b64d() { openssl base64 -d -A; }
-
-verify_with_openssl() { # file sig pubkey
-  local t rc=0
-  t=$(mktemp -d)
-  openssl_check "$1" "$2" "$3" "$t" || rc=$?
-  rm -rf "$t"
-  return "$rc"
-}
-
-openssl_check() { # file sig pubkey tmpdir
-  local file=$1 sig=$2 pub=$3 t=$4
-  sed -n 2p "$pub" | tr -d '\r' | b64d >"$t/pk" || return 1
-  sed -n 2p "$sig" | tr -d '\r' | b64d >"$t/sig" || return 1
-  sed -n 3p "$sig" | tr -d '\r' | sed 's/^trusted comment: //' | tr -d '\n' >"$t/comment"
-  sed -n 4p "$sig" | tr -d '\r' | b64d >"$t/global" || return 1
-  [ "$(wc -c <"$t/pk")" -eq 42 ] && [ "$(wc -c <"$t/sig")" -eq 74 ] && [ "$(wc -c <"$t/global")" -eq 64 ] || return 1
-  # Key ids (bytes 3-10) must match.
-  [ "$(dd if="$t/pk" bs=1 skip=2 count=8 2>/dev/null | od -An -tx1)" = "$(dd if="$t/sig" bs=1 skip=2 count=8 2>/dev/null | od -An -tx1)" ] || return 1
-  { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; dd if="$t/pk" bs=1 skip=10 count=32 2>/dev/null; } >"$t/pk.der"
-  dd if="$t/sig" bs=1 skip=10 count=64 2>/dev/null >"$t/ed"
-  case "$(head -c 2 "$t/sig")" in
-    ED) openssl dgst -blake2b512 -binary "$file" >"$t/msg" ;;
-    Ed) cp "$file" "$t/msg" ;;
-    *) return 1 ;;
-  esac
-  openssl pkeyutl -verify -pubin -keyform DER -inkey "$t/pk.der" -rawin -in "$t/msg" -sigfile "$t/ed" >/dev/null 2>&1 || return 1
-  cat "$t/ed" "$t/comment" >"$t/gmsg"
-  openssl pkeyutl -verify -pubin -keyform DER -inkey "$t/pk.der" -rawin -in "$t/gmsg" -sigfile "$t/global" >/dev/null 2>&1 || return 1
+done
+exec cargo run --quiet --locked --release --manifest-path '$action_path/Cargo.toml' -p relkit-sign -- verify --public-key-string "\$key" "\$file"
+SH
+  chmod 755 "$1/minisign"
 }
 
 # relkit is one multi-call binary: `relkit-package` (a link to it) runs
@@ -160,11 +111,11 @@ link_helpers() { # bin-dir
 }
 
 # Sets prebuilt_missing=1 when the release has no prebuilt archive (HTTP 404).
+# The download and every check are relkit's generated installer's:
+# scripts/relkit-installer.sh is the installer of relkit's own release
+# (the same template every relkit release publishes, with relkit.pub in it).
 install_prebuilt() {
-  local ext archive dest base pub t stem want got rc
-  case "$target" in *windows*) ext=zip ;; *) ext=tar.gz ;; esac
-  stem="relkit-$version-$target"
-  archive="$stem.$ext"
+  local dest base t rc pub
   dest="$cache_root/relkit/$version/$target"
   if [ -f "$dest.complete" ] && { [ -x "$dest/bin/relkit" ] || [ -f "$dest/bin/relkit.exe" ]; }; then
     log "using cached relkit $version ($dest)"
@@ -172,43 +123,36 @@ install_prebuilt() {
     return 0
   fi
   base=${RELKIT_INSTALL_BASE_URL:-${GITHUB_SERVER_URL:-https://github.com}/${action_repository:-$upstream}/releases/download/v$version}
-  base=${base%/}
   pub=${RELKIT_INSTALL_PUBLIC_KEY:-$action_path/relkit.pub}
   [ -f "$pub" ] || die "the minisign public key \`$pub\` does not exist"
   t=$(mktemp -d "$cache_root/.relkit-download.XXXXXX")
   # shellcheck disable=SC2064 # expand now
   trap "rm -rf '$t'" EXIT
-  log "downloading $base/$archive"
+  if [ "${RELKIT_INSTALL_VERIFIER:-}" = relkit ] ||
+    { [ -z "${RELKIT_INSTALL_VERIFIER:-}" ] && ! command -v minisign >/dev/null 2>&1 &&
+      ! openssl version 2>/dev/null | grep -q '^OpenSSL [3-9]'; }; then
+    mkdir -p "$t/verifier"
+    relkit_minisign "$t/verifier"
+    export PATH="$t/verifier:$PATH" RELKIT_INSTALL_VERIFIER=minisign
+  fi
+  log "installing relkit $version for $target from $base"
   rc=0
-  fetch "$base/$archive" "$t/$archive" || rc=$?
-  if [ "$rc" -eq 4 ]; then
-    prebuilt_missing=1
-    return 0
-  fi
-  fetch "$base/SHA256SUMS" "$t/SHA256SUMS" || die "\`$base/SHA256SUMS\` is missing: cannot verify \`$archive\`"
-  fetch "$base/SHA256SUMS.minisig" "$t/SHA256SUMS.minisig" ||
-    die "\`$base/SHA256SUMS.minisig\` is missing: cannot verify \`$archive\`"
-  verify_minisig "$t/SHA256SUMS" "$t/SHA256SUMS.minisig" "$pub" ||
-    die "bad signature: \`SHA256SUMS.minisig\` from \`$base\` does not verify with the public key \`$pub\`; refusing to install"
-  want=$(awk -v n="$archive" '$2 == n || $2 == "*" n { print $1 }' "$t/SHA256SUMS" | head -n1)
-  [ -n "$want" ] || die "\`SHA256SUMS\` from \`$base\` does not list \`$archive\`; refusing to install"
-  got=$(sha256_of "$t/$archive")
-  [ "$got" = "$want" ] ||
-    die "checksum mismatch: \`$archive\` has sha256 $got but the signed SHA256SUMS says $want; refusing to install"
-  mkdir -p "$t/x"
-  if [ "$ext" = zip ]; then
-    unzip -q "$t/$archive" -d "$t/x" || die "cannot unpack \`$archive\`"
-  else
-    tar -xzf "$t/$archive" -C "$t/x" || die "cannot unpack \`$archive\`"
-  fi
-  [ -d "$t/x/$stem" ] || die "\`$archive\` has no top-level folder \`$stem\`"
-  mkdir -p "$t/x/$stem/bin"
-  find "$t/x/$stem" -maxdepth 1 -type f -name 'relkit*' -exec mv {} "$t/x/$stem/bin/" \;
-  [ -f "$t/x/$stem/bin/relkit" ] || [ -f "$t/x/$stem/bin/relkit.exe" ] || die "\`$archive\` holds no \`relkit\` binary"
-  link_helpers "$t/x/$stem/bin"
+  RELKIT_INSTALL_VERSION=$version RELKIT_INSTALL_PUBLIC_KEY=$pub \
+    sh "$action_path/scripts/relkit-installer.sh" --to "$t/bin" --target "$target" --base-url "$base" 2>"$t/log" || rc=$?
+  sed 's/^/  /' "$t/log" >&2
+  case "$rc" in
+    0) ;;
+    4)
+      prebuilt_missing=1
+      return 0
+      ;;
+    *) die "$(sed -n 's/^relkit installer: error: //p' "$t/log" | tail -n 1)" ;;
+  esac
+  link_helpers "$t/bin"
   mkdir -p "$(dirname "$dest")"
   rm -rf "$dest" "$dest.complete"
-  mv "$t/x/$stem" "$dest"
+  mkdir -p "$dest"
+  mv "$t/bin" "$dest/bin"
   : >"$dest.complete"
   log "installed relkit $version to $dest"
   printf '%s\n' "$dest/bin"

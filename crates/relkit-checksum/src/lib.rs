@@ -37,6 +37,12 @@ pub struct Cli {
     #[arg(long, value_name = "SUMSFILE")]
     pub check: Option<PathBuf>,
 
+    /// With --check: skip listed files that are not there (a release's
+    /// SHA256SUMS lists every platform's archive; you downloaded one). At
+    /// least one file must be checked.
+    #[arg(long, requires = "check")]
+    pub ignore_missing: bool,
+
     /// Files to hash. Each is listed under its file name.
     #[arg(
         value_name = "FILE",
@@ -188,7 +194,7 @@ pub fn sidecar_extension(algo: Algo) -> &'static str {
 pub fn run(cli: Cli) -> Result<(), Error> {
     let algo = Algo::from(cli.algo);
     if let Some(sums) = &cli.check {
-        return check_cli(sums, algo);
+        return check_cli(sums, algo, cli.ignore_missing);
     }
     let entries = hash_files(&cli.files, algo)?;
     let output = cli.output.clone().unwrap_or_else(|| {
@@ -348,8 +354,19 @@ pub fn check_file(sums: &Path, algo: Algo) -> Result<Vec<Verdict>, Error> {
     Ok(verdicts)
 }
 
-fn check_cli(sums: &Path, algo: Algo) -> Result<(), Error> {
-    let verdicts = check_file(sums, algo)?;
+fn check_cli(sums: &Path, algo: Algo, ignore_missing: bool) -> Result<(), Error> {
+    let mut verdicts = check_file(sums, algo)?;
+    if ignore_missing {
+        let listed = verdicts.len();
+        verdicts.retain(|v| !matches!(v, Verdict::Missing(_)));
+        if listed > 0 && verdicts.is_empty() {
+            return Err(relkit_core::Error::invalid(
+                format!("`{}`", sums.display()),
+                "none of the files it lists is here (--ignore-missing): nothing was checked",
+            )
+            .into());
+        }
+    }
     let mut report = String::new();
     let mut failed = 0;
     for v in &verdicts {

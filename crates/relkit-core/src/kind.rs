@@ -38,7 +38,9 @@ impl ArtifactKind {
     pub fn rules(self) -> Rules {
         use ArtifactKind as K;
         let (checksummed, signed, uploaded) = match self {
-            K::Archive | K::Executable | K::DebPackage => (true, Signed::OnRequest, true),
+            K::Archive | K::Executable | K::DebPackage | K::Installer => {
+                (true, Signed::OnRequest, true)
+            }
             // SHA256SUMS is what users verify; signing it covers every file it lists.
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
@@ -92,6 +94,8 @@ impl ArtifactKind {
             ArtifactKind::Checksums
         } else if ARCHIVE_SUFFIXES.iter().any(|s| ends(s)) {
             ArtifactKind::Archive
+        } else if ends("-installer.sh") {
+            ArtifactKind::Installer
         } else if ends(".deb") {
             ArtifactKind::DebPackage
         } else {
@@ -139,6 +143,7 @@ mod tests {
             ),
             ("t-1.0.0-x86_64-pc-windows-msvc.zip", ArtifactKind::Archive),
             ("SHA256SUMS", ArtifactKind::Checksums),
+            ("t-installer.sh", ArtifactKind::Installer),
             ("SHA256SUMS.minisig", ArtifactKind::Signature),
             ("SHA256SUMS.sig", ArtifactKind::Signature),
             ("a.zip.sha256", ArtifactKind::ChecksumSidecar),

@@ -126,6 +126,8 @@ pub enum ArtifactKind {
     /// A software bill of materials: CycloneDX 1.6 (`*.cdx.json`) or
     /// SPDX 2.3 (`*.spdx.json`) JSON.
     Sbom,
+    /// The generated POSIX sh installer (`NAME-installer.sh`).
+    Installer,
     /// Any other file.
     Other,
 }

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod compress;
 pub mod pargz;
+pub mod unpack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -56,10 +56,39 @@ pub struct Config {
     /// CI matrix settings for `relkit plan`.
     #[serde(default)]
     pub plan: Plan,
+    /// The generated installer, `NAME-installer.sh`.
+    #[serde(default)]
+    pub installer: Installer,
     /// Linux packages (`.deb`) built from the release's binaries.
     pub package: Option<LinuxPackage>,
     /// SBOMs of the binaries, and the license and advisory gates.
     pub sbom: Option<SbomConfig>,
+}
+
+/// `[installer]`: the POSIX sh installer finalize writes for every release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Installer {
+    /// Write it (default: true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where it downloads the release files from; `{tag}` and `{version}`
+    /// are replaced [default: the GitHub release of $GITHUB_REPOSITORY, or
+    /// of the `origin` remote when it is on github.com].
+    pub base_url: Option<String>,
+}
+
+impl Default for Installer {
+    fn default() -> Self {
+        Installer {
+            enabled: true,
+            base_url: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[build]`: how one target is built, the same way by `relkit build` in CI

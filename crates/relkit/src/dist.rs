@@ -161,9 +161,7 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
         None,
         args.timings.then_some(timings),
     )?;
-    if let Some(text) = notes {
-        atomic::write_file(&stage.join(crate::finalize::NOTES), text.as_bytes())?;
-    }
+    crate::finalize::write_notes(stage, notes)?;
     clear_previous(&r.output_dir, stage)?;
     move_into_place(stage, &r.output_dir)?;
     drop(out_guard.commit());
@@ -285,9 +283,13 @@ fn clear_previous(out: &Path, stage: &Path) -> Result<(), Error> {
         );
     }
     ours.extend(
-        [crate::finalize::NOTES, crate::finalize::ATTEST_SUBJECTS]
-            .iter()
-            .map(|f| out.join(f)),
+        [
+            crate::finalize::NOTES,
+            crate::finalize::ATTEST_SUBJECTS,
+            crate::finalize::installer::INSTALL_NOTES,
+        ]
+        .iter()
+        .map(|f| out.join(f)),
     );
     let mut strangers = Vec::new();
     for f in files_under(out)? {

@@ -57,6 +57,10 @@ pub enum Command {
     /// Build reproducible OCI images and push them to a registry (relkit-image).
     #[command(name = "image")]
     Image(relkit_image::Cli),
+    /// Verify a published release: signature, checksums, manifest, nothing extra.
+    Verify(relkit_verify::VerifyArgs),
+    /// Install a project's binaries for this machine from its GitHub release, verified.
+    Install(relkit_verify::InstallArgs),
 }
 
 /// An error from whichever helper ran.
@@ -94,6 +98,9 @@ pub enum Error {
     /// From relkit-image.
     #[error(transparent)]
     Image(Box<relkit_image::Error>),
+    /// From relkit verify or relkit install.
+    #[error(transparent)]
+    Verify(Box<relkit_verify::Error>),
     /// A fault inside relkit (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -120,6 +127,7 @@ impl HasFailure for Error {
             Error::Sign(e) => e.failure(),
             Error::ReleaseUpload(e) => e.failure(),
             Error::Image(e) => e.failure(),
+            Error::Verify(e) => e.failure(),
             Error::Config { .. } | Error::Build { .. } => Failure::Input,
             Error::Internal(_) => Failure::Internal,
         }
@@ -150,6 +158,10 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             relkit_release_upload::run(c).map_err(|e| Error::ReleaseUpload(Box::new(e)))
         }
         Command::Image(c) => relkit_image::run(c).map_err(|e| Error::Image(Box::new(e))),
+        Command::Verify(a) => relkit_verify::verify(&a).map_err(|e| Error::Verify(Box::new(e))),
+        Command::Install(a) => {
+            relkit_verify::install::run(&a).map_err(|e| Error::Verify(Box::new(e)))
+        }
     }
 }
 

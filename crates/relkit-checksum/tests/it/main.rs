@@ -184,3 +184,47 @@ fn many_files_hash_in_parallel_and_match_sha256sum() {
         String::from_utf8_lossy(&theirs.stdout)
     );
 }
+
+/// issue 11: a user who downloaded one platform's archive checks it against
+/// the release's SHA256SUMS as with `sha256sum --check --ignore-missing`.
+#[test]
+fn check_ignore_missing_checks_what_is_there() {
+    kit::require("sha256sum");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let names = files(d);
+    let mut args: Vec<&str> = names.iter().map(String::as_str).collect();
+    args.insert(0, "--output=SHA256SUMS");
+    assert!(checksum(d, &args).status.success());
+    fs_err::remove_file(d.join("a.zip")).unwrap();
+    fs_err::remove_file(d.join("empty")).unwrap();
+    // Without the flag the missing files fail, as with sha256sum.
+    let strict = checksum(d, &["--check", "SHA256SUMS"]);
+    assert_eq!(strict.status.code(), Some(1));
+    let ours = checksum(d, &["--check", "SHA256SUMS", "--ignore-missing"]);
+    assert!(ours.status.success(), "{}", kit::render(&ours, d));
+    let text = String::from_utf8_lossy(&ours.stdout);
+    assert_eq!(text.matches(": OK").count(), 2, "{text}");
+    assert!(!text.contains("a.zip"), "{text}");
+    let gnu = kit::run(Command::new("sha256sum").current_dir(d).args([
+        "--check",
+        "--ignore-missing",
+        "SHA256SUMS",
+    ]));
+    assert!(gnu.status.success());
+    // A flipped byte still fails; and with nothing here, nothing is checked: an error.
+    let mut b = fs_err::read(d.join("b.tar.gz")).unwrap();
+    b[10] ^= 1;
+    fs_err::write(d.join("b.tar.gz"), b).unwrap();
+    let bad = checksum(d, &["--check", "SHA256SUMS", "--ignore-missing"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("b.tar.gz: FAILED"));
+    for n in ["b.tar.gz", "c with space.bin"] {
+        fs_err::remove_file(d.join(n)).unwrap();
+    }
+    let none = checksum(d, &["--check", "SHA256SUMS", "--ignore-missing"]);
+    assert_eq!(none.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(err.contains("nothing was checked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -18,6 +18,7 @@
 //! the kind table.
 
 mod extract;
+pub mod installer;
 mod linux_pkg;
 mod sbom;
 mod stages;
@@ -63,6 +64,15 @@ pub struct FinalizeArgs {
     /// release notes (`.relkit/notes.md` in the output folder).
     #[arg(long, value_name = "FILE", env = "RELKIT_CHANGELOG")]
     pub changelog: Option<PathBuf>,
+    /// Release notes from this Markdown file (instead of --changelog).
+    /// Either way `.relkit/notes.md` ends with how to install and verify.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "RELKIT_NOTES_FILE",
+        conflicts_with = "changelog"
+    )]
+    pub notes_file: Option<PathBuf>,
     /// Record each stage's duration in the manifest (makes it non-reproducible).
     #[arg(long)]
     pub timings: bool,
@@ -338,6 +348,28 @@ pub const ATTEST_SUBJECTS: &str = ".relkit/attest.sha256";
 /// Where finalize writes the release notes from `--changelog`.
 pub const NOTES: &str = ".relkit/notes.md";
 
+/// `.relkit/notes.md`: the notes (the changelog's section or the notes
+/// file), then how to install and verify (the installer stage's snippet).
+pub(crate) fn write_notes(dir: &Path, notes: Option<String>) -> Result<(), Error> {
+    let install = dir.join(installer::INSTALL_NOTES);
+    let snippet = if install.is_file() {
+        Some(relkit_core::input::read_text(
+            &install,
+            relkit_core::input::Limit::NOTES,
+        )?)
+    } else {
+        None
+    };
+    let text = match (notes, snippet) {
+        (Some(n), Some(s)) => Some(format!("{}\n\n{s}", n.trim_end())),
+        (n, s) => n.or(s),
+    };
+    if let Some(text) = text {
+        atomic::write_file(&dir.join(NOTES), text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Read and merge the parts; every part must be for this release.
 fn merge_parts(release: &Release, dir: &Path, parts: &[PathBuf]) -> Result<Manifest, Error> {
     if parts.is_empty() {
@@ -480,9 +512,13 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
         version,
         epoch: buildtime::build_epoch(Path::new("."))?,
     };
-    let notes = match &args.changelog {
-        Some(path) => Some(crate::changelog::section(path, &release.version)?),
-        None => None,
+    let notes = match (&args.changelog, &args.notes_file) {
+        (Some(path), _) => Some(crate::changelog::section(path, &release.version)?),
+        (None, Some(path)) => Some(relkit_core::input::read_text(
+            path,
+            relkit_core::input::Limit::NOTES,
+        )?),
+        (None, None) => None,
     };
     let published = if args.publish.keep_published {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -521,9 +557,7 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
         published.as_ref().map(|p| p as &dyn Published),
         args.timings.then(BTreeMap::new),
     )?;
-    if let Some(text) = notes {
-        atomic::write_file(&stage_dir.join(NOTES), text.as_bytes())?;
-    }
+    write_notes(stage_dir, notes)?;
     crate::dist::move_into_place(stage_dir, &out)?;
     // The parts are folded into manifest.json; those in the output folder go.
     for p in &parts {

@@ -28,6 +28,7 @@ pub trait Stage {
 pub fn stages() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(ProviderBundle),
+        Box::new(super::installer::Installer),
         Box::new(super::sbom::Sboms),
         Box::new(super::linux_pkg::LinuxPackages),
         Box::new(Checksums),

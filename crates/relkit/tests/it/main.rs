@@ -10,6 +10,8 @@ use std::process::{Command, Output};
 
 use relkit_testkit as kit;
 
+mod consume;
+
 mod sbom;
 
 mod linux_pkg;
@@ -69,12 +71,15 @@ fn dist_writes_a_verifiable_reproducible_release() {
         kit::files_in(&d.join("dist")),
         [
             ".relkit/attest.sha256",
+            ".relkit/install.md",
+            ".relkit/notes.md",
             "SHA256SUMS",
             "manifest.json",
             "tool-1.4.0-x86_64-pc-windows-msvc.zip",
             "tool-1.4.0-x86_64-pc-windows-msvc.zip.sha256",
             "tool-1.4.0-x86_64-unknown-linux-gnu.tar.gz",
             "tool-1.4.0-x86_64-unknown-linux-gnu.tar.gz.sha256",
+            "tool-installer.sh",
         ]
     );
     kit::run_ok(Command::new("sha256sum").current_dir(d.join("dist")).args([
@@ -689,10 +694,13 @@ fn finalize_takes_the_release_notes_from_the_changelog() {
         &[],
     );
     assert!(out.status.success(), "{}", kit::render(&out, d));
-    assert_eq!(
-        fs_err::read_to_string(d.join("out/.relkit/notes.md")).unwrap(),
-        "### Fixed\n- the thing\n"
+    // The changelog's section, then how to install and verify.
+    let notes = fs_err::read_to_string(d.join("out/.relkit/notes.md")).unwrap();
+    assert!(
+        notes.starts_with("### Fixed\n- the thing\n\n### Install\n"),
+        "{notes}"
     );
+    assert!(notes.contains("tool-installer.sh | sh"), "{notes}");
     // A version the changelog lacks fails before anything is written.
     kit::write(&d.join("CHANGELOG.md"), b"## [9.9.9]\n- x\n", 0o644);
     let out = relkit(
