@@ -507,6 +507,8 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         sidecar.as_str(),
         "manifest.json",
         "manifest.json.minisig",
+        // The generated installer is published by default.
+        "sample-installer.sh",
     ];
     want.sort_unstable();
     assert_eq!(names, want);
@@ -592,8 +594,8 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         "the summary table lacks the archive"
     );
     assert!(
-        log.contains("6 uploaded, 0 already present"),
-        "first run uploads the six files"
+        log.contains("7 uploaded, 0 already present"),
+        "first run uploads the seven files"
     );
 
     // Local = CI: `relkit dist` over the very binary the workflow built
@@ -625,7 +627,7 @@ fn release_workflow_publishes_one_verified_release_and_reruns_upload_nothing() {
         "the re-run sent writes to GitHub"
     );
     assert!(
-        log2.contains("0 uploaded, 6 already present"),
+        log2.contains("0 uploaded, 7 already present"),
         "the re-run uploaded something"
     );
 }
@@ -730,6 +732,7 @@ fn provider_release_holds_what_the_terraform_registry_ingests() {
         format!("{stem}_SHA256SUMS.sig"),
         format!("{stem}_manifest.json"),
         format!("{stem}.terraform.lock.hcl"),
+        "terraform-provider-sample-installer.sh".to_owned(),
     ];
     want.sort();
     assert_eq!(assets.keys().cloned().collect::<Vec<_>>(), want);
