@@ -184,8 +184,9 @@ async fn read_body(res: reqwest::Response, asset: &Asset, keep: bool) -> Result<
     }))
 }
 
-/// Where a redirect points, resolved against the URL that answered it.
-fn redirect_target(from: &Url, res: &reqwest::Response) -> Result<Url, String> {
+/// Where a redirect points, resolved against the URL that answered it;
+/// only http(s) targets. Shared with relkit-verify's downloads.
+pub fn redirect_target(from: &Url, res: &reqwest::Response) -> Result<Url, String> {
     let location = res
         .headers()
         .get(header::LOCATION)

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use relkit_core::{Failure, HasFailure};
 
+pub use download::redirect_target;
 pub use flow::{Options, Outcome, execute};
 pub use github::Token;
 pub use keep::KeepCandidate;

@@ -195,7 +195,7 @@ impl Http {
             };
             let status = res.status().as_u16();
             if res.status().is_redirection() {
-                url = redirect_target(&url, &res)
+                url = relkit_release_upload::redirect_target(&url, &res)
                     .map_err(|p| Error::Refused(format!("{what}: {p}")))?;
                 debug!(
                     "{what}: redirected to {}",
@@ -260,22 +260,6 @@ fn transport(e: &reqwest::Error) -> retry::Failed {
     retry::Failed {
         reason,
         server_wait: None,
-    }
-}
-
-fn redirect_target(from: &Url, res: &reqwest::Response) -> Result<Url, String> {
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| format!("HTTP {} without a Location", res.status().as_u16()))?;
-    let to = from
-        .join(location)
-        .map_err(|e| format!("redirected to something that is not a URL: {e}"))?;
-    if matches!(to.scheme(), "http" | "https") {
-        Ok(to)
-    } else {
-        Err(format!("redirected to a `{}:` URL", to.scheme()))
     }
 }
 
