@@ -43,6 +43,10 @@ pub struct Manifest {
     pub targets: Vec<String>,
     /// Every artifact, sorted by `file`.
     pub artifacts: Vec<Artifact>,
+    /// Container images built from the release's binaries (relkit.toml
+    /// `[image]`), identified by digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
     /// Optional build measurements. Durations vary run to run, so they are
     /// recorded only when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +96,25 @@ pub struct Artifact {
     /// Detached signatures of this file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Signature>,
+}
+
+/// A multi-platform container image of the release: an OCI image index
+/// over one image per Linux target. Pull it by `index_digest` to get
+/// exactly what was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// Where it is pushed: `REGISTRY/REPOSITORY` (`ghcr.io/owner/tool`).
+    pub repository: String,
+    /// Digest of the OCI image index (what a multi-platform pull resolves).
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub index_digest: String,
+    /// Platform (`linux/amd64`, `linux/arm/v7`) → digest of that
+    /// platform's image manifest.
+    pub platforms: BTreeMap<String, String>,
+    /// Tags set on the index when it is pushed (`v1.2.3`, `1.2`, `latest`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// Kinds of artifact.
@@ -215,6 +238,7 @@ impl Manifest {
             tool: Tool::default(),
             targets: Vec::new(),
             artifacts: Vec::new(),
+            images: Vec::new(),
             metrics: None,
         }
     }
