@@ -193,3 +193,49 @@ impl Drop for PortServer {
         let _ = self.child.wait();
     }
 }
+
+/// The folder of the workspace's debug binaries, for a crate's tests that
+/// drive other crates' binaries (`CARGO_BIN_EXE_*` covers only the crate's
+/// own). It runs the build `cargo nextest run --workspace` itself runs,
+/// `cargo test --no-run --workspace`, so inside a workspace test run it is
+/// a no-op: the same units with the same features. A narrower `cargo build
+/// -p A -p B` unifies features differently (resolver 2 leaves out the
+/// dev-dependencies' features) and rebuilds most of the workspace: in CI
+/// that cost four minutes per distinct package set. A lone `cargo nextest
+/// run -p CRATE` builds the rest of the workspace here, once.
+///
+/// When the build fails (another crate mid-edit) but every binary in
+/// `bins` is present, those are used with a notice.
+pub fn workspace_bin_dir(bins: &[&str]) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&root)
+        .args(["test", "--no-run", "--workspace", "--quiet"])
+        .output()
+        .expect("run cargo test --no-run");
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("debug");
+    let missing: Vec<&str> = bins
+        .iter()
+        .copied()
+        .filter(|b| !dir.join(b).is_file())
+        .collect();
+    if !out.status.success() {
+        assert!(
+            missing.is_empty(),
+            "cargo test --no-run --workspace failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "notice: the workspace build failed; testing the binaries already in {}",
+            dir.display()
+        );
+    }
+    assert!(missing.is_empty(), "no {missing:?} in {}", dir.display());
+    dir
+}

@@ -11,7 +11,6 @@ mod corpus;
 mod signals;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// The helper binaries the suite drives.
@@ -25,37 +24,11 @@ const BINS: [&str; 7] = [
     "relkit-release-upload",
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-/// The folder holding the debug binaries of the shared target dir, built
-/// on first use (a workspace test run has built them already: a no-op).
+/// The folder holding the debug binaries of the shared target dir (see
+/// `relkit_testkit::workspace_bin_dir`: a no-op inside a workspace run).
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(root()).args(["build", "--quiet", "--bins"]);
-        for b in BINS {
-            cmd.args(["-p", b]);
-        }
-        let out = cmd.output().expect("run cargo build");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| root().join("target"), PathBuf::from);
-        let dir = target.join("debug");
-        let present = BINS.iter().all(|b| dir.join(b).is_file());
-        assert!(
-            out.status.success() || present,
-            "cargo build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(present, "no relkit binaries in {}", dir.display());
-        dir
-    })
+    DIR.get_or_init(|| relkit_testkit::workspace_bin_dir(&BINS))
 }
 
 /// The path of helper binary `name`.

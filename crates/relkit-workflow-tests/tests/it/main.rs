@@ -31,49 +31,16 @@ pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The folder holding relkit's debug binaries, built on first use (the
-/// workspace's test run has usually built them already; then this is a no-op).
+/// The folder holding relkit's debug binaries (see
+/// `relkit_testkit::workspace_bin_dir`: a no-op inside a workspace run).
 pub(crate) fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(root())
-            .args([
-                "build",
-                "--quiet",
-                "--bins",
-                "-p",
-                "relkit",
-                "-p",
-                "relkit-fake-github",
-                "-p",
-                "relkit-release-upload",
-            ])
-            .output()
-            .expect("run cargo build");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| root().join("target"), PathBuf::from);
-        let dir = target.join("debug");
-        let present = ["relkit", "relkit-fake-github", "relkit-release-upload"]
-            .iter()
-            .all(|b| dir.join(b).is_file());
-        if !out.status.success() {
-            // `cargo nextest run --workspace` has built every binary before any test runs,
-            // and would have failed on a compile error; this only helps a lone
-            // `-p relkit-workflow-tests` run while another crate is mid-edit.
-            assert!(
-                present,
-                "cargo build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            eprintln!(
-                "notice: cargo build failed; testing the binaries already in {}",
-                dir.display()
-            );
-        }
-        assert!(present, "no relkit binaries in {}", dir.display());
-        dir
+        relkit_testkit::workspace_bin_dir(&[
+            "relkit",
+            "relkit-fake-github",
+            "relkit-release-upload",
+        ])
     })
 }
 
