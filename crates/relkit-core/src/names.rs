@@ -58,7 +58,9 @@ pub fn check_file_name(field: &str, value: &str) -> Result<(), Error> {
 
 /// The name GitHub stores for an uploaded file name: it keeps ASCII
 /// letters, digits and `-_.`, turns every other character into `.` (`+`
-/// and `~` included), and drops leading and trailing periods.
+/// and `~` included), drops trailing periods, and puts `default` before a
+/// leading one (`.config` is stored as `default.config`, as
+/// softprops/action-gh-release#741 shows).
 pub fn github_name(name: &str) -> String {
     let mapped: String = name
         .chars()
@@ -70,7 +72,12 @@ pub fn github_name(name: &str) -> String {
             }
         })
         .collect();
-    mapped.trim_matches('.').to_owned()
+    let kept = mapped.trim_end_matches('.');
+    if kept.starts_with('.') {
+        format!("default{kept}")
+    } else {
+        kept.to_owned()
+    }
 }
 
 /// Check that GitHub keeps `value` as it is in a release asset name (see
@@ -269,9 +276,14 @@ mod tests {
             "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"
         );
         assert_eq!(github_name("My App (x64).msi"), "My.App..x64..msi");
-        assert_eq!(github_name(".hidden"), "hidden");
+        assert_eq!(github_name(".hidden"), "default.hidden");
         assert_eq!(github_name("crème.zip"), "cr.me.zip");
+        assert_eq!(github_name("tool."), "tool");
         assert!(check_github_name("--name", "tool_2-x.y").is_ok());
+        let e = check_github_name("--name", ".config")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("would be renamed `default.config`"), "{e}");
         let e = check_github_name("--name", "outil-é")
             .unwrap_err()
             .to_string();

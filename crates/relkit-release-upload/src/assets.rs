@@ -214,7 +214,7 @@ mod tests {
             "tool-1.0.0-x86_64-unknown-linux-gnu.tar.gz"
         );
         assert_eq!(github_name("My App (x64).msi"), "My.App..x64..msi");
-        assert_eq!(github_name(".hidden"), "hidden");
+        assert_eq!(github_name(".hidden"), "default.hidden");
         assert_eq!(github_name("a~b"), "a.b");
         assert_eq!(github_name("crème.zip"), "cr.me.zip");
         assert_eq!(github_name("v1.0.0+build.5.zip"), "v1.0.0.build.5.zip");
