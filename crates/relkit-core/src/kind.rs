@@ -41,6 +41,9 @@ impl ArtifactKind {
             K::Archive | K::Executable | K::DebPackage | K::Installer => {
                 (true, Signed::OnRequest, true)
             }
+            // Package-manager recipes name archives by url and sha256: the
+            // user's package manager checks those, SHA256SUMS covers the recipe.
+            K::HomebrewFormula | K::ScoopManifest => (true, Signed::OnRequest, true),
             // SHA256SUMS is what users verify; signing it covers every file it lists.
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
@@ -98,6 +101,11 @@ impl ArtifactKind {
             ArtifactKind::Installer
         } else if ends(".deb") {
             ArtifactKind::DebPackage
+        } else if ends(".rb") {
+            ArtifactKind::HomebrewFormula
+        } else if ends(".json") && name != "manifest.json" && !ends(".part.json") {
+            // Every other JSON release file has a kind above.
+            ArtifactKind::ScoopManifest
         } else {
             ArtifactKind::Other
         }
@@ -165,6 +173,13 @@ mod tests {
             ),
             ("tool_1.2.3_amd64.deb", ArtifactKind::DebPackage),
             ("notes.txt", ArtifactKind::Other),
+            ("tool.rb", ArtifactKind::HomebrewFormula),
+            ("tool.json", ArtifactKind::ScoopManifest),
+            ("manifest.json", ArtifactKind::Other),
+            (
+                "terraform-provider-x_1.0.0_manifest.json",
+                ArtifactKind::TerraformRegistryManifest,
+            ),
             ("t-1.0.0.cdx.json", ArtifactKind::Sbom),
             (
                 "t-1.0.0-x86_64-unknown-linux-gnu.spdx.json",

@@ -151,6 +151,11 @@ pub enum ArtifactKind {
     Sbom,
     /// The generated POSIX sh installer (`NAME-installer.sh`).
     Installer,
+    /// A Homebrew formula (`NAME.rb`), committed to a tap as `Formula/NAME.rb`.
+    HomebrewFormula,
+    /// A Scoop manifest (`NAME.json`: any JSON release file no other kind
+    /// claims), installable by URL or committed to a bucket.
+    ScoopManifest,
     /// Any other file.
     Other,
 }
