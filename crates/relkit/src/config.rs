@@ -13,6 +13,9 @@ use crate::Error;
 mod package;
 pub use package::{Completions, Deb, LinuxPackage, PackageFormat};
 
+mod recipes;
+pub use recipes::Recipe;
+
 mod sbom;
 pub use sbom::{Sbom as SbomConfig, SbomFormat, SbomSource};
 
@@ -63,6 +66,10 @@ pub struct Config {
     pub package: Option<LinuxPackage>,
     /// SBOMs of the binaries, and the license and advisory gates.
     pub sbom: Option<SbomConfig>,
+    /// A Homebrew formula, `NAME.rb`, from the macOS and Linux archives.
+    pub homebrew: Option<Recipe>,
+    /// A Scoop manifest, `NAME.json`, from the Windows archives.
+    pub scoop: Option<Recipe>,
 }
 
 /// `[installer]`: the POSIX sh installer finalize writes for every release.

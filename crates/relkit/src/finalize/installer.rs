@@ -162,7 +162,7 @@ pub fn relkit_installer(version: &str, public_key: &str) -> Result<String, Error
 /// The download folder: relkit.toml's `installer.base-url`, else the GitHub
 /// release of `$GITHUB_REPOSITORY` (on `$GITHUB_SERVER_URL`), else of the
 /// `origin` remote when it is on github.com.
-fn base_url(cx: &Context<'_>) -> Option<String> {
+pub(super) fn base_url(cx: &Context<'_>) -> Option<String> {
     let tag = &cx.release.tag;
     if let Some(b) = &cx.config.installer.base_url {
         return Some(
@@ -173,14 +173,22 @@ fn base_url(cx: &Context<'_>) -> Option<String> {
         );
     }
     let env = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
-    let repo = env("GITHUB_REPOSITORY").or_else(origin_repository);
-    repo.map(|r| {
+    github_repository().map(|r| {
         let server = env("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_owned());
         format!(
             "{}/{r}/releases/download/{tag}",
             server.trim_end_matches('/')
         )
     })
+}
+
+/// The release's GitHub repository `OWNER/NAME`: `$GITHUB_REPOSITORY`,
+/// else the `origin` remote when it is on github.com.
+pub(super) fn github_repository() -> Option<String> {
+    std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(origin_repository)
 }
 
 /// `OWNER/NAME` of the `origin` remote, when it is on github.com.

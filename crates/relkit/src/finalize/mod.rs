@@ -17,10 +17,13 @@
 //! artifacts. A new kind of release file is a new [`Stage`] plus a row in
 //! the kind table.
 
+mod brew;
 mod extract;
 pub mod installer;
 mod linux_pkg;
+mod recipes;
 mod sbom;
+mod scoop;
 mod stages;
 
 use std::collections::BTreeMap;

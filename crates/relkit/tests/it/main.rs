@@ -16,6 +16,8 @@ mod sbom;
 
 mod linux_pkg;
 
+mod recipes;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.

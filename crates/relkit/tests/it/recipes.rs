@@ -1,0 +1,282 @@
+//! `[homebrew]` and `[scoop]`: `relkit dist` writes `NAME.rb` and
+//! `NAME.json` from the release's archives. Ruby parses the formula (and a
+//! stand-in for Homebrew's DSL reads every url and sha256 back), Scoop's own
+//! schema validates the manifest, both match the release manifest, and bad
+//! settings fail in one line writing nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use relkit_testkit as kit;
+use serde_json::Value;
+
+use super::{project, relkit};
+
+const TARGETS: &str = r#"targets = ["x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl", "aarch64-apple-darwin", "x86_64-apple-darwin", "x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc"]"#;
+
+const RECIPES: &str = "[installer]\n\
+base-url = \"https://github.com/o/tool/releases/download/{tag}\"\n\
+[homebrew]\n\
+description = \"Greets whoever runs it, \\\"#{quoted}\\\"\"\n\
+homepage = \"https://tool.example\"\n\
+license = \"MIT OR Apache-2.0\"\n\
+[scoop]\n\
+description = \"Greets whoever runs it\"\n\
+homepage = \"https://tool.example\"\n\
+license = \"MIT OR Apache-2.0\"\n\
+repository = \"o/tool\"\n";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A project releasing for Linux, macOS and Windows, with `extra` appended
+/// to its relkit.toml.
+fn everywhere(extra: &str) -> tempfile::TempDir {
+    let dir = project("");
+    let toml = dir.path().join("relkit.toml");
+    let text = fs_err::read_to_string(&toml).unwrap().replace(
+        r#"targets = ["x86_64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]"#,
+        TARGETS,
+    );
+    assert!(text.contains("apple-darwin"));
+    fs_err::write(&toml, text + extra).unwrap();
+    dir
+}
+
+/// The release manifest's archives: file name → (target, sha256).
+fn archives(d: &Path) -> BTreeMap<String, (String, String)> {
+    let m: Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap())
+            .unwrap();
+    m["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "archive")
+        .map(|a| {
+            (
+                a["file"].as_str().unwrap().to_owned(),
+                (
+                    a["target"].as_str().unwrap().to_owned(),
+                    a["sha256"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn kind_of(d: &Path, file: &str) -> Value {
+    let m: Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("dist/manifest.json")).unwrap())
+            .unwrap();
+    m["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["file"] == file)
+        .unwrap_or_else(|| panic!("{file} is not in the manifest"))["kind"]
+        .clone()
+}
+
+#[test]
+fn dist_writes_a_formula_and_a_scoop_manifest() {
+    kit::require("ruby");
+    kit::require("check-jsonschema");
+    let dir = everywhere(RECIPES);
+    let d = dir.path();
+    let out = relkit(d, &["dist"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let archives = archives(d);
+    let url = |file: &str| format!("https://github.com/o/tool/releases/download/v1.4.0/{file}");
+    let sums = fs_err::read_to_string(d.join("dist/SHA256SUMS")).unwrap();
+    assert!(
+        sums.contains("  tool.rb\n") && sums.contains("  tool.json\n"),
+        "{sums}"
+    );
+    assert_eq!(kind_of(d, "tool.rb"), "homebrew-formula");
+    assert_eq!(kind_of(d, "tool.json"), "scoop-manifest");
+
+    // Homebrew: Ruby accepts it, and what it declares is the release.
+    let formula = d.join("dist/tool.rb");
+    kit::run_ok(Command::new("ruby").arg("-c").arg(&formula));
+    let read = kit::run_ok(
+        Command::new("ruby")
+            .arg(fixtures().join("homebrew/read_formula.rb"))
+            .arg(&formula),
+    );
+    let facts: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(facts["class"], "Tool");
+    assert_eq!(facts["desc"], "Greets whoever runs it, \"#{quoted}\"");
+    assert_eq!(facts["homepage"], "https://tool.example");
+    assert_eq!(facts["version"], "1.4.0");
+    assert_eq!(facts["license"]["any_of"][1], "Apache-2.0");
+    assert_eq!(facts["bin"], serde_json::json!(["tool"]));
+    assert_eq!(
+        facts["test"],
+        serde_json::json!([["/BIN/tool", "--version"]])
+    );
+    let want = [
+        ("macos", "arm", "aarch64-apple-darwin"),
+        ("macos", "intel", "x86_64-apple-darwin"),
+        ("linux", "arm", "aarch64-unknown-linux-musl"),
+        // musl (static) is preferred over gnu.
+        ("linux", "intel", "x86_64-unknown-linux-musl"),
+    ];
+    let downloads = facts["downloads"].as_array().unwrap();
+    assert_eq!(downloads.len(), want.len(), "{facts}");
+    for (os, arch, target) in want {
+        let dl = downloads
+            .iter()
+            .find(|x| x["os"] == os && x["arch"] == arch)
+            .unwrap_or_else(|| panic!("no {os} {arch} in {facts}"));
+        let file = format!("tool-1.4.0-{target}.tar.gz");
+        let (t, sha) = &archives[&file];
+        assert_eq!(t, target);
+        assert_eq!(dl["url"], url(&file), "{os} {arch}");
+        assert_eq!(dl["sha256"], sha.as_str(), "{os} {arch}");
+    }
+
+    // Scoop: its own schema accepts it, and it names the Windows archives.
+    let manifest = d.join("dist/tool.json");
+    kit::run_ok(
+        Command::new("check-jsonschema")
+            .arg("--schemafile")
+            .arg(fixtures().join("scoop/schema.json"))
+            .arg(&manifest),
+    );
+    let scoop: Value = serde_json::from_str(&fs_err::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(scoop["version"], "1.4.0");
+    assert_eq!(scoop["license"], "MIT|Apache-2.0");
+    assert_eq!(scoop["bin"], serde_json::json!(["tool.exe"]));
+    assert_eq!(scoop["checkver"]["github"], "https://github.com/o/tool");
+    let arch = scoop["architecture"].as_object().unwrap();
+    assert_eq!(arch.len(), 2, "{scoop}");
+    for (key, target) in [
+        ("64bit", "x86_64-pc-windows-msvc"),
+        ("arm64", "aarch64-pc-windows-msvc"),
+    ] {
+        let file = format!("tool-1.4.0-{target}.zip");
+        assert_eq!(arch[key]["url"], url(&file));
+        assert_eq!(arch[key]["hash"], archives[&file].1.as_str());
+        assert_eq!(arch[key]["extract_dir"], format!("tool-1.4.0-{target}"));
+        let auto = &scoop["autoupdate"]["architecture"][key];
+        assert_eq!(
+            auto["url"],
+            format!(
+                "https://github.com/o/tool/releases/download/v$version/tool-$version-{target}.zip"
+            )
+        );
+    }
+    assert_eq!(scoop["autoupdate"]["hash"]["url"], "$baseurl/SHA256SUMS");
+
+    // The manifest and the release verify; the recipes are reproducible.
+    let verify = relkit(d, &["manifest", "verify", "dist/manifest.json"], &[]);
+    assert!(verify.status.success(), "{}", kit::render(&verify, d));
+    let (rb, json) = (
+        fs_err::read(&formula).unwrap(),
+        fs_err::read(&manifest).unwrap(),
+    );
+    fs_err::remove_dir_all(d.join("dist")).unwrap();
+    let again = relkit(d, &["dist"], &[]);
+    assert!(again.status.success(), "{}", kit::render(&again, d));
+    assert!(fs_err::read(&formula).unwrap() == rb);
+    assert!(fs_err::read(&manifest).unwrap() == json);
+
+    // The checks can fail: a broken formula or a bad hash is refused.
+    let text = fs_err::read_to_string(&formula).unwrap();
+    fs_err::write(&formula, text.replacen("  end\n", "", 1)).unwrap();
+    let syntax = kit::run(Command::new("ruby").arg("-c").arg(&formula));
+    assert!(
+        !syntax.status.success(),
+        "ruby -c accepted a broken formula"
+    );
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(&manifest, text.replacen("\"hash\": \"", "\"hash\": \"x", 1)).unwrap();
+    let schema = kit::run(
+        Command::new("check-jsonschema")
+            .arg("--schemafile")
+            .arg(fixtures().join("scoop/schema.json"))
+            .arg(&manifest),
+    );
+    assert!(!schema.status.success(), "the schema accepted a bad hash");
+}
+
+#[test]
+fn bad_recipe_settings_fail_in_one_line_and_write_nothing() {
+    let linux_and_windows_only = "";
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "formula without a macOS archive",
+            linux_and_windows_only,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[homebrew]\ndescription = \"x\"\nhomepage = \"https://x.example\"\n",
+            "error: homebrew: the release has no macOS archive",
+        ),
+        (
+            "manifest without a Windows archive",
+            r#"targets = ["aarch64-apple-darwin"]"#,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[scoop]\ndescription = \"x\"\nhomepage = \"https://x.example\"\nrepository = \"o/t\"\n",
+            "error: scoop: the release has no Windows archive",
+        ),
+        (
+            "invalid formula name",
+            TARGETS,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[homebrew]\nname = \"My Tool\"\ndescription = \"x\"\nhomepage = \"https://x.example\"\n",
+            "homebrew.name: `My Tool` is not a Homebrew formula name",
+        ),
+        (
+            "scoop app named manifest",
+            TARGETS,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[scoop]\nname = \"manifest\"\ndescription = \"x\"\nhomepage = \"https://x.example\"\nrepository = \"o/t\"\n",
+            "scoop.name: `manifest` would make `manifest.json`",
+        ),
+        (
+            "no description",
+            TARGETS,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[homebrew]\nhomepage = \"https://x.example\"\n",
+            "homebrew.description: is required",
+        ),
+        (
+            "no download URL",
+            TARGETS,
+            "[homebrew]\ndescription = \"x\"\nhomepage = \"https://x.example\"\n",
+            "no download URL",
+        ),
+        (
+            "binary missing from the archives",
+            TARGETS,
+            "[installer]\nbase-url = \"https://x.example/{tag}\"\n[scoop]\nbinaries = [\"other\"]\ndescription = \"x\"\nhomepage = \"https://x.example\"\nrepository = \"o/t\"\n",
+            "scoop.binaries: `tool-1.4.0-x86_64-pc-windows-msvc.zip` holds no executable `other.exe`",
+        ),
+    ];
+    for (name, targets, toml, want) in cases {
+        let dir = project("");
+        let d = dir.path();
+        let mut text = fs_err::read_to_string(d.join("relkit.toml")).unwrap();
+        if !targets.is_empty() {
+            text = text.replace(
+                r#"targets = ["x86_64-unknown-linux-gnu", "x86_64-pc-windows-msvc"]"#,
+                targets,
+            );
+        }
+        fs_err::write(d.join("relkit.toml"), text + toml).unwrap();
+        kit::write(&d.join("dist/keep.txt"), b"mine", 0o644);
+        let out = relkit(d, &["dist"], &[("GITHUB_REPOSITORY", "")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}",
+            kit::render(&out, d)
+        );
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{name}: {stderr}");
+        assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+        assert_eq!(
+            kit::files_in(&d.join("dist")),
+            ["keep.txt"],
+            "{name} touched dist/"
+        );
+    }
+}
