@@ -47,6 +47,8 @@ pub struct ImageSpec {
     pub ports: Vec<String>,
     /// Default arguments.
     pub cmd: Vec<String>,
+    /// The entrypoint [default, when empty: `/usr/local/bin/NAME`].
+    pub entrypoint: Vec<String>,
     /// Labels, the `org.opencontainers.image.*` ones included.
     pub labels: BTreeMap<String, String>,
     /// Layer compression.
@@ -212,7 +214,11 @@ fn run_config(spec: &ImageSpec, base: Option<&Base>) -> spec::RunConfig {
     run.user = Some(spec.user.clone());
     run.exposed_ports
         .extend(spec.ports.iter().map(|p| (p.clone(), spec::Empty {})));
-    run.entrypoint = vec![format!("/{BIN_DIR}/{}", spec.name)];
+    run.entrypoint = if spec.entrypoint.is_empty() {
+        vec![format!("/{BIN_DIR}/{}", spec.name)]
+    } else {
+        spec.entrypoint.clone()
+    };
     run.cmd.clone_from(&spec.cmd);
     run.working_dir = Some(spec.workdir.clone());
     run.labels

@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod push;
 pub mod registry;
+pub mod release;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -36,7 +37,7 @@ pub enum Command {
     /// Write an OCI image layout: one image per Linux binary plus an image index.
     Build(Box<BuildArgs>),
     /// Push an OCI image layout (from `build`) to a registry and tag it.
-    Push(PushArgs),
+    Push(Box<PushArgs>),
 }
 
 /// Arguments of `relkit image build`.
@@ -72,6 +73,9 @@ pub struct BuildArgs {
     /// Exposed ports (repeat), e.g. 8080 or 53/udp.
     #[arg(long = "port", value_name = "PORT[/PROTO]")]
     pub ports: Vec<String>,
+    /// The entrypoint, one argument per flag [default: /usr/local/bin/NAME].
+    #[arg(long = "entrypoint", value_name = "ARG", allow_hyphen_values = true)]
+    pub entrypoint: Vec<String>,
     /// Default arguments after the entrypoint (repeat).
     #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
     pub cmd: Vec<String>,
@@ -108,16 +112,27 @@ pub struct BuildArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PushArgs {
     /// The OCI image layout folder (from `relkit image build`).
-    #[arg(long, value_name = "DIR")]
-    pub layout: PathBuf,
-    /// Where to push: REGISTRY/REPOSITORY, e.g. ghcr.io/owner/app.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "release",
+        conflicts_with = "release"
+    )]
+    pub layout: Option<PathBuf>,
+    /// Push the image a finalized release records: its layout, repository,
+    /// digest and tags (manifest.json's `images`); run it after publishing.
+    #[arg(long, value_name = "DIR", env = "RELKIT_RELEASE_DIR")]
+    pub release: Option<PathBuf>,
+    /// Where to push: REGISTRY/REPOSITORY, e.g. ghcr.io/owner/app [with
+    /// --release: the recorded repository].
     #[arg(
         long,
         value_name = "REGISTRY/REPOSITORY",
         env = "RELKIT_IMAGE",
-        hide_env_values = true
+        hide_env_values = true,
+        required_unless_present = "release"
     )]
-    pub image: String,
+    pub image: Option<String>,
     /// Tags to set on the index (repeat), e.g. v1.2.3, 1.2, latest.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
@@ -324,8 +339,11 @@ fn base_source(
     }))
 }
 
-fn image_spec(args: &BuildArgs, inputs: &[build::Input]) -> Result<build::ImageSpec, Error> {
-    let epoch = relkit_core::buildtime::build_epoch(std::path::Path::new("."))?;
+fn image_spec(
+    args: &BuildArgs,
+    inputs: &[build::Input],
+    epoch: i64,
+) -> Result<build::ImageSpec, Error> {
     let name = match &args.name {
         Some(n) => n.clone(),
         None => inputs[0]
@@ -351,14 +369,22 @@ fn image_spec(args: &BuildArgs, inputs: &[build::Input]) -> Result<build::ImageS
         env,
         ports,
         cmd: args.cmd.clone(),
+        entrypoint: args.entrypoint.clone(),
         labels: labels(args, epoch)?,
         compression: args.compression,
         epoch,
     })
 }
 
-fn run_build(args: &BuildArgs) -> Result<(), Error> {
-    let base = base_source(args, &|k| std::env::var(k).ok())?;
+/// `relkit image build` as a library call (finalize's image stage uses
+/// it): build the layout `args` describe, with build time `epoch`, reading
+/// the base registry's credentials through `env`.
+pub fn build_layout(
+    args: &BuildArgs,
+    epoch: i64,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<build::Built, Error> {
+    let base = base_source(args, env)?;
     if !registry::valid_tag(&args.version) {
         return Err(relkit_core::Error::invalid(
             "--version",
@@ -367,8 +393,13 @@ fn run_build(args: &BuildArgs) -> Result<(), Error> {
         .into());
     }
     let inputs = parse_inputs(args)?;
-    let spec = image_spec(args, &inputs)?;
-    let built = build::build(&args.out, &args.version, &spec, &inputs, base.as_ref())?;
+    let spec = image_spec(args, &inputs, epoch)?;
+    build::build(&args.out, &args.version, &spec, &inputs, base.as_ref())
+}
+
+fn run_build(args: &BuildArgs) -> Result<(), Error> {
+    let epoch = relkit_core::buildtime::build_epoch(std::path::Path::new("."))?;
+    let built = build_layout(args, epoch, &|k| std::env::var(k).ok())?;
     if gha::is_actions() {
         gha::set_output("image-index-digest", &built.index)?;
     }
@@ -433,10 +464,60 @@ pub fn credentials(
     }
 }
 
+/// What `push` pushes where: from the flags, or from a finalized release.
+struct PushTarget {
+    layout: PathBuf,
+    image: String,
+    tags: Vec<String>,
+    /// The index digest the release records, which the layout must have.
+    digest: Option<String>,
+}
+
+fn push_target(args: &PushArgs) -> Result<Option<PushTarget>, Error> {
+    let Some(dir) = &args.release else {
+        let missing =
+            |flag: &str| relkit_core::Error::invalid(flag, "is required without --release");
+        return Ok(Some(PushTarget {
+            layout: args.layout.clone().ok_or_else(|| missing("--layout"))?,
+            image: args.image.clone().ok_or_else(|| missing("--image"))?,
+            tags: args.tags.clone(),
+            digest: None,
+        }));
+    };
+    let Some(recorded) = release::recorded(dir)? else {
+        return Ok(None);
+    };
+    if let Some(i) = args.image.as_ref().filter(|i| **i != recorded.repository) {
+        return Err(relkit_core::Error::invalid(
+            "--image",
+            format!(
+                "`{i}` differs from the repository the release records, `{}`",
+                recorded.repository
+            ),
+        )
+        .into());
+    }
+    let mut tags = recorded.tags;
+    for t in &args.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    Ok(Some(PushTarget {
+        layout: dir.join(release::LAYOUT),
+        image: recorded.repository,
+        tags,
+        digest: Some(recorded.index_digest),
+    }))
+}
+
 /// `relkit image push` with the environment read through `env`.
 pub fn run_push(args: &PushArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
-    let image = ImageRef::parse(&args.image)?;
-    for tag in &args.tags {
+    let Some(target) = push_target(args)? else {
+        return Ok(());
+    };
+    let image = ImageRef::parse(&target.image)?;
+    for tag in &target.tags {
         if !registry::valid_tag(tag) {
             return Err(relkit_core::Error::invalid(
                 "--tag",
@@ -446,7 +527,18 @@ pub fn run_push(args: &PushArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
     }
     let creds = credentials(&image, args.username.as_deref(), &args.password_env, env)?;
-    let layout = push::read_layout(&args.layout)?;
+    let layout = push::read_layout(&target.layout)?;
+    if let Some(want) = &target.digest {
+        if &layout.index.0.digest != want {
+            return Err(Error::Layout {
+                path: target.layout.clone(),
+                problem: format!(
+                    "its image index is {}, but manifest.json records {want}",
+                    layout.index.0.digest
+                ),
+            });
+        }
+    }
     let settings = Settings {
         retry_base: Duration::from_millis(args.retry_base_ms),
         give_up: Duration::from_secs(args.give_up_secs),
@@ -461,7 +553,12 @@ pub fn run_push(args: &PushArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let pushed = runtime.block_on(push::push(&registry, &layout, &args.tags, &args.mount_from))?;
+    let pushed = runtime.block_on(push::push(
+        &registry,
+        &layout,
+        &target.tags,
+        &args.mount_from,
+    ))?;
     if gha::is_actions() {
         gha::set_output("image-index-digest", &pushed.index)?;
         gha::set_output("image", &pushed.image)?;

@@ -663,3 +663,106 @@ fn builds_on_a_base_image_pinned_by_digest() {
     );
     assert!(!fx.dir.path().join("none").exists());
 }
+
+/// A finalized release's folder holding the image `relkit finalize`
+/// leaves: the layout at `.relkit/image` and manifest.json's `images`.
+fn release_dir(fx: &Fixture, rel: &str, repository: &str) -> (std::path::PathBuf, Value) {
+    let (layout, out) = fx.build_layout(&format!("{rel}/.relkit/image"), &[]);
+    let built = json(&out);
+    let dir = layout.parent().unwrap().parent().unwrap().to_path_buf();
+    let manifest = serde_json::json!({
+        "schema_version": 1,
+        "name": "demo",
+        "version": "1.2.3",
+        "build_timestamp": "2023-11-14T22:13:20Z",
+        "tool": {"name": "relkit", "version": "0"},
+        "targets": [],
+        "artifacts": [],
+        "images": [{
+            "repository": repository,
+            "index_digest": built["index"],
+            "platforms": built["platforms"],
+            "tags": ["v1.2.3", "1.2"],
+        }],
+    });
+    fs_err::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    (dir, built)
+}
+
+fn push_release(fx: &Fixture, dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = relkit_testkit::command(image_bin().to_str().unwrap());
+    cmd.args(["push", "--release"])
+        .arg(dir)
+        .arg("--ca-file")
+        .arg(fx.ca())
+        .env("RELKIT_REGISTRY_USERNAME", USER)
+        .env("RELKIT_REGISTRY_PASSWORD", PASSWORD)
+        .env("RELKIT_RETRY_BASE_MS", "50")
+        .env("RELKIT_GIVE_UP_SECS", "30");
+    cmd
+}
+
+#[test]
+fn pushes_the_image_a_finalized_release_records() {
+    let fx = Fixture::new();
+    let reg = fx.registry(None);
+    let repo = format!("{}/relkit/released", reg.host());
+    let (dir, built) = release_dir(&fx, "rel", &repo);
+    let out = run_ok(&mut push_release(&fx, &dir));
+    let pushed = json(&out);
+    assert_eq!(pushed["index"], built["index"]);
+    assert_eq!(pushed["image"], repo.as_str());
+    assert_eq!(pushed["tags"], serde_json::json!(["v1.2.3", "1.2"]));
+    require("skopeo");
+    for tag in ["v1.2.3", "1.2"] {
+        let raw = run_ok(
+            fx.skopeo(&reg)
+                .args(["inspect", "--raw"])
+                .arg(format!("docker://{repo}:{tag}")),
+        );
+        assert_eq!(
+            format!("sha256:{}", harness::sha256_bytes(&raw.stdout)),
+            built["index"].as_str().unwrap()
+        );
+    }
+
+    // A layout that is not the one the release records is refused before
+    // anything is sent.
+    let (other, _) = release_dir(&fx, "other", &format!("{}/relkit/tampered", reg.host()));
+    let m = other.join("manifest.json");
+    let text = fs_err::read_to_string(&m).unwrap();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let digest = built["index"].as_str().unwrap();
+    fs_err::write(&m, text.replace(digest, &wrong)).unwrap();
+    let out = run(&mut push_release(&fx, &other));
+    let line = one_error_line(&out, 1);
+    assert!(
+        line.contains(&format!("but manifest.json records {wrong}")),
+        "{line}"
+    );
+    assert_eq!(reg.log_count("/v2/relkit/tampered/"), 0, "nothing sent");
+
+    // An --image that differs from the recorded repository is refused too.
+    let out = run(push_release(&fx, &dir).args(["--image", "127.0.0.1:1/else"]));
+    let line = one_error_line(&out, 1);
+    assert!(
+        line.contains("differs from the repository the release records"),
+        "{line}"
+    );
+
+    // `push = false` (finalize's mark): nothing pushed, exit 0.
+    let (quiet, _) = release_dir(&fx, "quiet", &format!("{}/relkit/quiet", reg.host()));
+    fs_err::write(quiet.join(".relkit/image.no-push"), "").unwrap();
+    let out = run(push_release(&fx, &quiet).env("RELKIT_LOG", "info"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(reg.log_count("/v2/relkit/quiet/"), 0, "nothing sent");
+}
