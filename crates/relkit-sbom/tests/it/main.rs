@@ -339,7 +339,7 @@ fn a_go_binary_lists_the_modules_go_version_m_prints() {
     let r = dbs.check(&info.deps).unwrap();
     assert_eq!(
         r.result().unwrap_err().to_string(),
-        "advisory: example.com/greet v1.2.3 is affected by GO-2099-0001 (fixed in 1.2.4); upgrade it, or ignore the id with a reason in relkit.toml's [sbom.advisories]"
+        "advisory: example.com/greet v1.2.3 is affected by GO-2099-0001 (fixed in v1.2.4); upgrade it, or ignore the id with a reason in relkit.toml's [sbom.advisories]"
     );
     // A Rust binary is not a Go one.
     assert!(go::read(&build_sample(false)).unwrap().is_none());

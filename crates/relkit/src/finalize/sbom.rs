@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use relkit_core::Error as CoreError;
 use relkit_core::{atomic, buildtime, gha};
-use relkit_sbom::advisory::{Databases, Ignore};
+use relkit_sbom::advisory::{Checker, Databases, Ignore};
 use relkit_sbom::{BinaryInput, Component, Ecosystem, Method, Sbom};
 
 use super::stages::Stage;
@@ -47,12 +47,22 @@ impl Stage for Sboms {
             )
             .into());
         }
-        let mut gates = Gates::new(&cfg, scratch.path())?;
+        let gates = Gates::new(&cfg, scratch.path())?;
+        // The OSV export is read once for every binary.
+        let checker = gates.databases.open().map_err(|e| {
+            Error::from(CoreError::invalid(
+                "sbom.advisories.osv-go-db",
+                e.to_string(),
+            ))
+        })?;
         let mut checked = Vec::new();
+        let mut ignored = 0;
         for (bin, mut sbom) in sboms {
-            gates.check(&mut sbom)?;
+            gates.check(&checker, &mut sbom)?;
+            ignored += sbom.ignored.len();
             checked.push((bin, sbom));
         }
+        gates.warn_unchecked_go(&checked);
         let subject = Component::new(
             Ecosystem::Generic,
             &cx.release.name,
@@ -86,7 +96,7 @@ impl Stage for Sboms {
             }
         }
         cx.add_files(&written)?;
-        summarize(&rows, &gates.summary(), &release);
+        summarize(&rows, &gates.summary(ignored), &release);
         Ok(())
     }
 }
@@ -150,11 +160,10 @@ fn sbom_error(bin: &str, e: &relkit_sbom::Error) -> Error {
     }
 }
 
-/// The license policy and advisory databases, with what they found.
+/// The license policy and advisory databases.
 struct Gates {
     policy: relkit_sbom::license::Policy,
     databases: Databases,
-    ignored: usize,
 }
 
 impl Gates {
@@ -198,21 +207,16 @@ impl Gates {
                 })
                 .collect(),
         };
-        Ok(Gates {
-            policy,
-            databases,
-            ignored: 0,
-        })
+        Ok(Gates { policy, databases })
     }
 
     /// Fail on the first binary that breaks a gate; record ignored advisories.
-    fn check(&mut self, sbom: &mut Sbom) -> Result<(), Error> {
+    fn check(&self, checker: &Checker<'_>, sbom: &mut Sbom) -> Result<(), Error> {
         let bin = sbom.subject.name.clone();
         self.policy
             .check(&sbom.components)
             .map_err(|e| sbom_error(&bin, &e))?;
-        let report = self
-            .databases
+        let report = checker
             .check(&sbom.components)
             .map_err(|e| sbom_error(&bin, &e))?;
         report.result().map_err(|e| sbom_error(&bin, &e))?;
@@ -224,20 +228,45 @@ impl Gates {
                 i.reason
             );
         }
-        self.ignored += report.ignored.len();
         sbom.ignored = report.ignored;
         Ok(())
     }
 
-    fn summary(&self) -> String {
+    /// An advisory check without OSV data leaves Go modules unchecked: say so.
+    fn warn_unchecked_go(&self, sboms: &[(String, Sbom)]) {
+        if self.databases.rustsec.is_none() || self.databases.osv_go.is_some() {
+            return;
+        }
+        if let Some((bin, _)) = sboms
+            .iter()
+            .find(|(_, s)| s.components.iter().any(|c| c.ecosystem == Ecosystem::Go))
+        {
+            tracing::warn!(
+                "{bin}: Go modules are not checked for advisories: no OSV data (set `osv-go-db` in [sbom.advisories] or RELKIT_OSV_GO_DB to the Go `all.zip` of osv.dev)"
+            );
+        }
+    }
+
+    fn summary(&self, ignored: usize) -> String {
         let licenses = if self.policy.deny.is_empty() && self.policy.allow.is_empty() {
             "no license policy"
         } else {
             "license policy passed"
         };
-        let advisories = match (&self.databases.rustsec, &self.databases.osv_go) {
-            (None, None) => "no advisory database".to_owned(),
-            _ => format!("advisories passed ({} ignored with a reason)", self.ignored),
+        let names: Vec<&str> = [
+            self.databases.rustsec.as_ref().map(|_| "RustSec"),
+            self.databases.osv_go.as_ref().map(|_| "OSV Go"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let advisories = if names.is_empty() {
+            "no advisory database".to_owned()
+        } else {
+            format!(
+                "advisories passed ({}; {ignored} ignored with a reason)",
+                names.join(", ")
+            )
         };
         format!("{licenses}; {advisories}")
     }

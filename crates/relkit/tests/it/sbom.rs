@@ -188,8 +188,9 @@ reason = "the sample never grows a SmallVec past its inline size"
         "{summary}"
     );
     assert!(
-        summary
-            .contains("Gates: license policy passed; advisories passed (1 ignored with a reason)."),
+        summary.contains(
+            "Gates: license policy passed; advisories passed (RustSec; 1 ignored with a reason)."
+        ),
         "{summary}"
     );
     let outputs = fs_err::read_to_string(&outputs).unwrap();
