@@ -1,17 +1,17 @@
 //! Deterministic archive writing: entries sorted, times fixed, owners 0 with
 //! empty names, modes 0755/0644, compressed in the same pass that hashes the
-//! archive bytes. Zip archives go through relkit-core's one deterministic zip
-//! writer, shared with the provider zips.
+//! archive bytes. Zip archives are deflated on every core by
+//! [`crate::parzip`] (provider zips keep relkit-core's writer).
 
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use relkit_core::hash::{Algo, Digest, HashingWriter};
 use relkit_core::target::ArchiveFormat;
-use relkit_core::zip::DeterministicZip;
 
 use crate::compress::{self, Compression};
 use crate::pargz::ParGzEncoder;
+use crate::parzip::ParZip;
 
 pub use crate::compress::{GZIP_LEVEL, XZ_LEVEL};
 /// zstd's default level, as the `i32` the zstd crate takes (for crates that
@@ -135,7 +135,9 @@ pub fn write_archive<W: Write + Send>(
             let written = append_tar(&mut tar, entries, mtime, progress)?;
             (tar.into_inner()?.finish()?, written)
         }
-        ArchiveFormat::Zip => write_zip(hashing, entries, mtime, progress)?,
+        ArchiveFormat::Zip => compress::with_gzip_threads(threads, || {
+            write_zip(hashing, level, entries, mtime, progress)
+        })??,
     };
     let (buffered, digest) = hashing.finish()?;
     let out = buffered
@@ -177,27 +179,27 @@ pub fn append_tar<W: Write>(
     Ok(written)
 }
 
+/// Zip archives deflate on every thread of the current pool (see
+/// [`ParZip`]); the bytes do not depend on the thread count.
 fn write_zip<W: Write>(
     out: W,
+    level: u32,
     entries: &[Entry],
     mtime: i64,
     progress: &indicatif::ProgressBar,
 ) -> io::Result<(W, Vec<Written>)> {
     // Streamed: the archive is hashed as it is written, so it cannot seek.
-    let mut zip = DeterministicZip::new_stream(out, mtime);
+    let mut zip = ParZip::new(out, level, mtime);
     let mut written = Vec::new();
     for entry in entries {
         if entry.source.is_none() {
-            zip.add_directory(&entry.path, entry.mode())
-                .map_err(io::Error::other)?;
+            zip.add_directory(&entry.path, entry.mode())?;
         } else {
-            zip.start_file(&entry.path, entry.mode(), entry.size)
-                .map_err(io::Error::other)?;
+            zip.start_file(&entry.path, entry.mode(), entry.size)?;
             let mut r = open_source(entry, progress)?;
             io::copy(&mut r, &mut zip)?;
             written.push(finish_entry(entry, r)?);
         }
     }
-    let stream = zip.finish().map_err(io::Error::other)?;
-    Ok((stream.into_inner(), written))
+    Ok((zip.finish()?, written))
 }

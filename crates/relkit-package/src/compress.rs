@@ -151,20 +151,22 @@ pub fn zstd_encoder<W: Write>(
     threads: usize,
 ) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
     let workers = capped_threads(threads, zstd_per_worker(level));
-    zstd_encoder_exact(out, level, workers)
+    zstd_encoder_exact(out, level, workers, zstd_job(level))
 }
 
-/// A zstd encoder with exactly `workers` workers (tests use it uncapped).
+/// A zstd encoder with exactly `workers` workers and jobs of `job` bytes
+/// (tests use it uncapped, with small jobs).
 pub fn zstd_encoder_exact<W: Write>(
     out: W,
     level: u32,
     workers: u32,
+    job: u32,
 ) -> io::Result<zstd::stream::write::Encoder<'static, W>> {
     use zstd::stream::raw::CParameter;
     let level = i32::try_from(level).map_err(io::Error::other)?;
     let mut enc = zstd::stream::write::Encoder::new(out, level)?;
     enc.multithread(workers.max(1))?;
-    enc.set_parameter(CParameter::JobSize(zstd_job(level.unsigned_abs())))?;
+    enc.set_parameter(CParameter::JobSize(job))?;
     enc.include_checksum(true)?;
     enc.include_contentsize(false)?;
     Ok(enc)
@@ -185,11 +187,15 @@ fn xz_filters(level: u32) -> io::Result<liblzma::stream::Filters> {
     Ok(filters)
 }
 
-fn xz_builder(level: u32, threads: u32) -> io::Result<liblzma::stream::MtStreamBuilder> {
+fn xz_builder(
+    level: u32,
+    threads: u32,
+    block: u64,
+) -> io::Result<liblzma::stream::MtStreamBuilder> {
     let mut b = liblzma::stream::MtStreamBuilder::new();
     b.threads(threads)
         .filters(xz_filters(level)?)
-        .block_size(XZ_BLOCK)
+        .block_size(block)
         .check(liblzma::stream::Check::Crc64);
     Ok(b)
 }
@@ -201,19 +207,21 @@ pub fn xz_encoder<W: Write>(
     level: u32,
     threads: usize,
 ) -> io::Result<liblzma::write::XzEncoder<W>> {
-    let per_thread = xz_builder(level, 1)?.memusage();
-    xz_encoder_exact(out, level, capped_threads(threads, per_thread))
+    let per_thread = xz_builder(level, 1, XZ_BLOCK)?.memusage();
+    xz_encoder_exact(out, level, capped_threads(threads, per_thread), XZ_BLOCK)
 }
 
-/// An xz encoder with exactly `threads` threads (tests use it uncapped).
-/// Always liblzma's multi-threaded encoder, even for one thread: its block
-/// layout is what makes the bytes independent of the thread count.
+/// An xz encoder with exactly `threads` threads and blocks of `block`
+/// bytes (tests use it uncapped, with small blocks). Always liblzma's
+/// multi-threaded encoder, even for one thread: its block layout is what
+/// makes the bytes independent of the thread count.
 pub fn xz_encoder_exact<W: Write>(
     out: W,
     level: u32,
     threads: u32,
+    block: u64,
 ) -> io::Result<liblzma::write::XzEncoder<W>> {
-    let stream = xz_builder(level, threads.max(1))?
+    let stream = xz_builder(level, threads.max(1), block)?
         .encoder()
         .map_err(io::Error::other)?;
     Ok(liblzma::write::XzEncoder::new_stream(out, stream))
@@ -263,8 +271,14 @@ mod tests {
             .collect()
     }
 
+    /// zstd's smallest job (ZSTDMT_JOBSIZE_MIN): several jobs in a small
+    /// input keep the test fast.
+    const TEST_JOB: u32 = 512 << 10;
+    /// Small xz blocks for the same reason (xz runs at a few MB/s per core).
+    const TEST_BLOCK: u64 = 128 << 10;
+
     fn zstd_bytes(data: &[u8], workers: u32) -> Vec<u8> {
-        let mut enc = zstd_encoder_exact(Vec::new(), ZSTD_LEVEL, workers).unwrap();
+        let mut enc = zstd_encoder_exact(Vec::new(), ZSTD_LEVEL, workers, TEST_JOB).unwrap();
         for chunk in data.chunks(65_537) {
             enc.write_all(chunk).unwrap();
         }
@@ -272,7 +286,7 @@ mod tests {
     }
 
     fn xz_bytes(data: &[u8], threads: u32) -> Vec<u8> {
-        let mut enc = xz_encoder_exact(Vec::new(), XZ_LEVEL, threads).unwrap();
+        let mut enc = xz_encoder_exact(Vec::new(), XZ_LEVEL, threads, TEST_BLOCK).unwrap();
         for chunk in data.chunks(65_537) {
             enc.write_all(chunk).unwrap();
         }
@@ -285,7 +299,7 @@ mod tests {
     // split the work.
     #[test]
     fn zstd_bytes_do_not_depend_on_workers() {
-        let data = sample(5 * ZSTD_JOB as usize + 12_345);
+        let data = sample(5 * TEST_JOB as usize + 12_345);
         let one = zstd_bytes(&data, 1);
         assert_eq!(one, zstd_bytes(&data, 2), "1 vs 2 workers");
         assert_eq!(one, zstd_bytes(&data, 7), "1 vs 7 workers");
@@ -295,7 +309,7 @@ mod tests {
 
     #[test]
     fn xz_bytes_do_not_depend_on_threads() {
-        let data = sample(usize::try_from(3 * XZ_BLOCK).unwrap() + 12_345);
+        let data = sample(usize::try_from(5 * TEST_BLOCK).unwrap() + 12_345);
         let one = xz_bytes(&data, 1);
         assert_eq!(one, xz_bytes(&data, 2), "1 vs 2 threads");
         assert_eq!(one, xz_bytes(&data, 7), "1 vs 7 threads");
@@ -312,7 +326,7 @@ mod tests {
         assert_eq!(capped_threads(2, 5 << 20), 2);
         assert_eq!(capped_threads(8, 200 << 20), 1);
         assert_eq!(capped_threads(0, 1), 1);
-        let per_thread = xz_builder(XZ_LEVEL, 1).unwrap().memusage();
+        let per_thread = xz_builder(XZ_LEVEL, 1, XZ_BLOCK).unwrap().memusage();
         assert_eq!(capped_threads(64, per_thread), 2, "{per_thread} bytes");
         assert!(
             per_thread < 24 << 20,

@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod compress;
 pub mod pargz;
+pub mod parzip;
 pub mod unpack;
 
 use std::collections::BTreeMap;

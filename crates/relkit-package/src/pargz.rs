@@ -129,13 +129,18 @@ impl<W: Write> ParGzEncoder<W> {
     }
 }
 
-fn tail(block: &[u8]) -> &[u8] {
+pub(crate) fn tail(block: &[u8]) -> &[u8] {
     &block[block.len().saturating_sub(WINDOW)..]
 }
 
 /// Raw-deflate one block primed with `dict`, ending with a sync flush (or
 /// the final block when `last`).
-fn deflate_block(block: &[u8], dict: &[u8], level: u32, last: bool) -> io::Result<Vec<u8>> {
+pub(crate) fn deflate_block(
+    block: &[u8],
+    dict: &[u8],
+    level: u32,
+    last: bool,
+) -> io::Result<Vec<u8>> {
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
