@@ -16,6 +16,9 @@ pub use package::{Completions, Deb, LinuxPackage, PackageFormat};
 mod recipes;
 pub use recipes::Recipe;
 
+mod image;
+pub use image::{Image as ImageConfig, ImageCompression};
+
 mod sbom;
 pub use sbom::{Sbom as SbomConfig, SbomFormat, SbomSource};
 
@@ -66,6 +69,8 @@ pub struct Config {
     pub package: Option<LinuxPackage>,
     /// SBOMs of the binaries, and the license and advisory gates.
     pub sbom: Option<SbomConfig>,
+    /// A multi-platform container image of the Linux binaries.
+    pub image: Option<ImageConfig>,
     /// A Homebrew formula, `NAME.rb`, from the macOS and Linux archives.
     pub homebrew: Option<Recipe>,
     /// A Scoop manifest, `NAME.json`, from the Windows archives.

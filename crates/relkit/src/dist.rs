@@ -291,6 +291,7 @@ fn clear_previous(out: &Path, stage: &Path) -> Result<(), Error> {
         .iter()
         .map(|f| out.join(f)),
     );
+    ours.extend(crate::finalize::image::previous_files(out));
     let mut strangers = Vec::new();
     for f in files_under(out)? {
         if f.starts_with(stage) || ours.contains(&f) {

@@ -19,6 +19,7 @@
 
 mod brew;
 mod extract;
+pub mod image;
 pub mod installer;
 mod linux_pkg;
 mod recipes;
@@ -363,10 +364,18 @@ pub(crate) fn write_notes(dir: &Path, notes: Option<String>) -> Result<(), Error
     } else {
         None
     };
-    let text = match (notes, snippet) {
+    let mut text = match (notes, snippet) {
         (Some(n), Some(s)) => Some(format!("{}\n\n{s}", n.trim_end())),
         (n, s) => n.or(s),
     };
+    let image = dir.join(image::IMAGE_NOTES);
+    if image.is_file() {
+        let section = relkit_core::input::read_text(&image, relkit_core::input::Limit::NOTES)?;
+        text = Some(match text {
+            Some(t) => format!("{}\n\n{section}", t.trim_end()),
+            None => section,
+        });
+    }
     if let Some(text) = text {
         atomic::write_file(&dir.join(NOTES), text.as_bytes())?;
     }
@@ -561,6 +570,7 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
         args.timings.then(BTreeMap::new),
     )?;
     write_notes(stage_dir, notes)?;
+    image::clear_previous(&out)?;
     crate::dist::move_into_place(stage_dir, &out)?;
     // The parts are folded into manifest.json; those in the output folder go.
     for p in &parts {

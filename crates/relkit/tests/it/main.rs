@@ -16,6 +16,8 @@ mod sbom;
 
 mod linux_pkg;
 
+mod image;
+
 mod recipes;
 
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
