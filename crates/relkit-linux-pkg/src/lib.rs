@@ -7,6 +7,8 @@ pub mod ar;
 pub mod deb;
 pub mod debian;
 pub mod layout;
+pub mod rpm;
+pub mod rpm_rules;
 pub mod scripts;
 
 use std::path::PathBuf;

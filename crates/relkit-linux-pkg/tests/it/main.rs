@@ -14,6 +14,8 @@ use relkit_linux_pkg::deb::{self, DebOptions};
 use relkit_linux_pkg::{Contents, Package, Relations, Shell};
 use relkit_testkit as kit;
 
+mod rpm;
+
 /// A small static-pie program (as Rust's musl targets build them) printing `tool 1.2.3` for `--version`,
 /// built with the C compiler every test machine has.
 fn static_binary(dir: &Path) -> PathBuf {
