@@ -67,6 +67,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/{owner}/{repo}/releases/download/{*tag_and_name}",
             get(crate::assets::browser_download),
         )
+        .route(
+            &crate::graphql::path(&api_prefix),
+            post(crate::graphql::graphql),
+        )
         .merge(crate::control::routes());
     if !api_prefix.is_empty() {
         // Also under the API prefix, so `$GITHUB_API_URL/_fake/state` works.

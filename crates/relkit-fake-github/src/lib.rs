@@ -20,6 +20,7 @@ mod control;
 mod download;
 mod extract;
 mod fault;
+mod graphql;
 mod model;
 mod page;
 mod reply;

@@ -8,6 +8,7 @@
 mod assets;
 mod bin;
 mod faults;
+mod graphql;
 mod immutable;
 mod quirks;
 mod releases;
