@@ -47,6 +47,11 @@ pub struct Manifest {
     /// `[image]`), identified by digest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<Image>,
+    /// Advisories that affect a component of the release but that
+    /// relkit.toml's `[[sbom.advisories.ignore]]` lets pass, each with the
+    /// reason given (the SBOMs record them too). Sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_advisories: Vec<IgnoredAdvisory>,
     /// Optional build measurements. Durations vary run to run, so they are
     /// recorded only when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +122,21 @@ pub struct Image {
     pub tags: Vec<String>,
 }
 
+/// An advisory the release ships with knowingly: it matched a component,
+/// and the project's policy ignores it for the reason given.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoredAdvisory {
+    /// Advisory id (`RUSTSEC-2020-0071`, `GO-2022-1059`).
+    pub id: String,
+    /// The database it is from (`RustSec`, `OSV`).
+    pub database: String,
+    /// The affected component's package URL (`pkg:cargo/time@0.1.45`).
+    pub component: String,
+    /// Why it does not apply, as relkit.toml gives it.
+    pub reason: String,
+}
+
 /// Kinds of artifact.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -146,6 +166,8 @@ pub enum ArtifactKind {
     TerraformLock,
     /// A Debian package (`NAME_VERSION_ARCH.deb`).
     DebPackage,
+    /// An RPM package (`NAME-VERSION-RELEASE.ARCH.rpm`).
+    RpmPackage,
     /// A software bill of materials: CycloneDX 1.6 (`*.cdx.json`) or
     /// SPDX 2.3 (`*.spdx.json`) JSON.
     Sbom,
@@ -244,6 +266,7 @@ impl Manifest {
             targets: Vec::new(),
             artifacts: Vec::new(),
             images: Vec::new(),
+            ignored_advisories: Vec::new(),
             metrics: None,
         }
     }
@@ -264,6 +287,8 @@ impl Manifest {
         targets.sort();
         targets.dedup();
         self.targets = targets;
+        self.ignored_advisories.sort();
+        self.ignored_advisories.dedup();
         if self.metrics.as_ref().is_some_and(Metrics::is_empty) {
             self.metrics = None;
         }
@@ -396,6 +421,34 @@ mod tests {
         assert_eq!(m.targets, ["x86_64-unknown-linux-gnu"]);
         assert_eq!(m.metrics, None);
         let back: Manifest = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn ignored_advisories_are_sorted_and_absent_when_none() {
+        let mut m = Manifest::new("t", "1.0.0", "1970-01-01T00:00:00Z".into());
+        m.normalize();
+        assert!(!m.to_json().contains("ignored_advisories"));
+        let ignored = |id: &str| IgnoredAdvisory {
+            id: id.into(),
+            database: "RustSec".into(),
+            component: "pkg:cargo/smallvec@1.4.0".into(),
+            reason: "not reachable".into(),
+        };
+        m.ignored_advisories = vec![
+            ignored("RUSTSEC-2"),
+            ignored("RUSTSEC-1"),
+            ignored("RUSTSEC-2"),
+        ];
+        m.normalize();
+        let ids: Vec<&str> = m.ignored_advisories.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["RUSTSEC-1", "RUSTSEC-2"]);
+        let json = m.to_json();
+        assert!(
+            json.contains(r#""component": "pkg:cargo/smallvec@1.4.0""#),
+            "{json}"
+        );
+        let back: Manifest = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
     }
 

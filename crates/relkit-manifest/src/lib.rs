@@ -385,6 +385,8 @@ pub fn merge(
                 m.targets.extend(part.targets.iter().cloned());
                 m.tag = m.tag.take().or(part.tag.clone());
                 m.commit = m.commit.take().or(part.commit.clone());
+                m.ignored_advisories
+                    .extend(part.ignored_advisories.iter().cloned());
             }
         }
         if let Some(pm) = &part.metrics {

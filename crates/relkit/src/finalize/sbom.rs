@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use relkit_core::Error as CoreError;
+use relkit_core::manifest::IgnoredAdvisory;
 use relkit_core::{atomic, buildtime, gha};
 use relkit_sbom::advisory::{Checker, Databases, Ignore};
 use relkit_sbom::{BinaryInput, Component, Ecosystem, Method, Sbom};
@@ -96,6 +97,17 @@ impl Stage for Sboms {
             }
         }
         cx.add_files(&written)?;
+        // manifest.json records what the release ships with knowingly.
+        cx.manifest.ignored_advisories = release
+            .ignored
+            .iter()
+            .map(|i| IgnoredAdvisory {
+                id: i.id.clone(),
+                database: i.database.clone(),
+                component: i.purl.clone(),
+                reason: i.reason.clone(),
+            })
+            .collect();
         summarize(&rows, &gates.summary(ignored), &release);
         Ok(())
     }

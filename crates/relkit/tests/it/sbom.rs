@@ -135,6 +135,16 @@ reason = "the sample never grows a SmallVec past its inline size"
             n,
         ]));
     }
+    // The ignore is recorded in manifest.json too, with its reason.
+    assert_eq!(
+        manifest["ignored_advisories"],
+        serde_json::json!([{
+            "id": "RUSTSEC-2099-0042",
+            "database": "RustSec",
+            "component": "pkg:cargo/smallvec@1.16.6",
+            "reason": "the sample never grows a SmallVec past its inline size"
+        }])
+    );
     let cdx: serde_json::Value =
         serde_json::from_str(&fs_err::read_to_string(d.join("dist").join(&per_binary)).unwrap())
             .unwrap();
