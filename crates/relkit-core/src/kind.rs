@@ -38,7 +38,7 @@ impl ArtifactKind {
     pub fn rules(self) -> Rules {
         use ArtifactKind as K;
         let (checksummed, signed, uploaded) = match self {
-            K::Archive | K::Executable | K::DebPackage | K::Installer => {
+            K::Archive | K::Executable | K::DebPackage | K::RpmPackage | K::Installer => {
                 (true, Signed::OnRequest, true)
             }
             // Package-manager recipes name archives by url and sha256: the
@@ -101,6 +101,8 @@ impl ArtifactKind {
             ArtifactKind::Installer
         } else if ends(".deb") {
             ArtifactKind::DebPackage
+        } else if ends(".rpm") {
+            ArtifactKind::RpmPackage
         } else if ends(".rb") {
             ArtifactKind::HomebrewFormula
         } else if ends(".json") && name != "manifest.json" && !ends(".part.json") {
@@ -172,6 +174,7 @@ mod tests {
                 ArtifactKind::TerraformLock,
             ),
             ("tool_1.2.3_amd64.deb", ArtifactKind::DebPackage),
+            ("tool-1.2.3~rc.1-1.x86_64.rpm", ArtifactKind::RpmPackage),
             ("notes.txt", ArtifactKind::Other),
             ("tool.rb", ArtifactKind::HomebrewFormula),
             ("tool.json", ArtifactKind::ScoopManifest),

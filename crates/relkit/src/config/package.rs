@@ -1,5 +1,5 @@
 //! `[package]` in relkit.toml: Linux packages built from the release's
-//! binaries by finalize (`.deb` per Linux target). `maintainer` and
+//! binaries by finalize (`.deb` and `.rpm` per Linux target). `maintainer` and
 //! `description` are required, so a table without them is refused when the
 //! file is read, before anything is built.
 
@@ -58,6 +58,9 @@ pub struct LinuxPackage {
     /// Debian-only settings.
     #[serde(default)]
     pub deb: Deb,
+    /// RPM-only settings.
+    #[serde(default)]
+    pub rpm: Rpm,
 }
 
 /// Package formats.
@@ -66,6 +69,9 @@ pub struct LinuxPackage {
 pub enum PackageFormat {
     /// A Debian package, `NAME_VERSION_ARCH.deb`.
     Deb,
+    /// An RPM package, `NAME-VERSION-RELEASE.ARCH.rpm`, signed with the
+    /// release's OpenPGP key (`[sign] gpg-…`) when one is configured.
+    Rpm,
 }
 
 fn default_formats() -> Vec<PackageFormat> {
@@ -103,4 +109,48 @@ pub struct Deb {
     /// Virtual packages this one provides.
     #[serde(default)]
     pub provides: Vec<String>,
+}
+
+/// `[package.rpm]`: the packaging release, group and vendor, and
+/// dependencies in rpm's syntax, one clause per string (`"glibc >= 2.28"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rpm {
+    /// Packaging release: `1` makes `NAME-1.2.3-1.ARCH.rpm` [default: `1`].
+    #[serde(default = "default_release")]
+    pub release: String,
+    /// Package group [default: `Unspecified`].
+    pub group: Option<String>,
+    /// Who distributes the package.
+    pub vendor: Option<String>,
+    /// Packages or capabilities needed to run.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Weak dependencies, installed when available.
+    #[serde(default)]
+    pub recommends: Vec<String>,
+    /// Packages that cannot be installed together with this one.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    /// Capabilities this package provides besides its name.
+    #[serde(default)]
+    pub provides: Vec<String>,
+}
+
+impl Default for Rpm {
+    fn default() -> Self {
+        Rpm {
+            release: default_release(),
+            group: None,
+            vendor: None,
+            requires: Vec::new(),
+            recommends: Vec::new(),
+            conflicts: Vec::new(),
+            provides: Vec::new(),
+        }
+    }
+}
+
+fn default_release() -> String {
+    "1".to_owned()
 }

@@ -1,4 +1,5 @@
-//! The Linux packages stage: a `.deb` per Linux target, holding the
+//! The Linux packages stage: a `.deb` and/or an `.rpm` per Linux target
+//! (the `.rpm` signed with the release's OpenPGP key), holding the
 //! binaries read back out of that target's archive (so the package ships
 //! exactly the packaged, checksummed bytes) and the files relkit.toml's
 //! `[package]` lists. Runs before `SHA256SUMS`, so the packages are
@@ -11,6 +12,7 @@ use relkit_core::Error as CoreError;
 use relkit_core::input::Limit;
 use relkit_core::target::Target;
 use relkit_linux_pkg::deb::{self, DebOptions};
+use relkit_linux_pkg::rpm::{self, RpmOptions};
 use relkit_linux_pkg::{Contents, Package, Relations, Shell};
 
 use super::stages::Stage;
@@ -30,7 +32,7 @@ impl Stage for LinuxPackages {
         cx.config
             .package
             .as_ref()
-            .is_some_and(|p| p.formats.contains(&PackageFormat::Deb))
+            .is_some_and(|p| !p.formats.is_empty())
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), Error> {
@@ -52,6 +54,9 @@ impl Stage for LinuxPackages {
         let opts = DebOptions {
             revision: cfg.deb.revision.clone(),
         };
+        let rpm_opts = rpm_options(&cfg);
+        let deb = cfg.formats.contains(&PackageFormat::Deb);
+        let rpm = cfg.formats.contains(&PackageFormat::Rpm);
         // Check every target's names before writing the first package.
         let mut packages = Vec::new();
         for (target, binaries) in per_target {
@@ -68,13 +73,25 @@ impl Stage for LinuxPackages {
                 systemd_unit: unit,
                 ..base.package.clone()
             };
-            deb::names(&p, &opts).map_err(|relkit_linux_pkg::Error::Core(e)| e)?;
+            if deb {
+                deb::names(&p, &opts).map_err(|relkit_linux_pkg::Error::Core(e)| e)?;
+            }
+            if rpm {
+                rpm::names(&p, &rpm_opts).map_err(|relkit_linux_pkg::Error::Core(e)| e)?;
+            }
             packages.push((target, p));
         }
         for (target, p) in packages {
-            let written =
-                deb::build(&p, &opts, cx.dir).map_err(|relkit_linux_pkg::Error::Core(e)| e)?;
-            let added = cx.add_files(&[written.path])?;
+            let mut written = Vec::new();
+            if deb {
+                let w =
+                    deb::build(&p, &opts, cx.dir).map_err(|relkit_linux_pkg::Error::Core(e)| e)?;
+                written.push(w.path);
+            }
+            if rpm {
+                written.push(build_rpm(cx, &p, &rpm_opts)?);
+            }
+            let added = cx.add_files(&written)?;
             for a in added {
                 if let Some(m) = cx.manifest.artifacts.iter_mut().find(|m| m.file == a.file) {
                     m.target = Some(target.clone());
@@ -175,4 +192,46 @@ fn base_package(cx: &Context<'_>, cfg: &LinuxPackage) -> Result<Base, Error> {
         epoch: cx.release.epoch,
     };
     Ok(Base { package, contents })
+}
+
+fn rpm_options(cfg: &LinuxPackage) -> RpmOptions {
+    RpmOptions {
+        release: cfg.rpm.release.clone(),
+        group: cfg.rpm.group.clone(),
+        vendor: cfg.rpm.vendor.clone(),
+        requires: cfg.rpm.requires.clone(),
+        recommends: cfg.rpm.recommends.clone(),
+        conflicts: cfg.rpm.conflicts.clone(),
+        provides: cfg.rpm.provides.clone(),
+    }
+}
+
+/// One `.rpm`, its header signed by the release's OpenPGP signer when
+/// `[sign]` configures one (unsigned, with a warning, otherwise).
+fn build_rpm(cx: &Context<'_>, p: &Package, opts: &RpmOptions) -> Result<PathBuf, Error> {
+    let signer = cx
+        .signers
+        .iter()
+        .find(|s| s.kind() == relkit_core::manifest::SignatureKind::Openpgp);
+    if signer.is_none() {
+        tracing::warn!("no OpenPGP key in [sign]: the .rpm packages are not signed");
+    }
+    // The signer's own error is kept whole (it decides the exit code).
+    let failed = std::cell::RefCell::new(None);
+    let sign = |f: &std::path::Path| {
+        let s = signer.expect("called only with a signer");
+        s.sign_file(f).map_err(|e| {
+            let core = CoreError::invalid("sign", e.to_string());
+            failed.replace(Some(e));
+            core
+        })
+    };
+    let sign_ref: &dyn Fn(&std::path::Path) -> Result<Vec<u8>, CoreError> = &sign;
+    match rpm::build(p, opts, cx.dir, signer.map(|_| sign_ref)) {
+        Ok(w) => Ok(w.path),
+        Err(relkit_linux_pkg::Error::Core(e)) => match failed.into_inner() {
+            Some(sign_error) => Err(Error::Sign(Box::new(sign_error))),
+            None => Err(e.into()),
+        },
+    }
 }

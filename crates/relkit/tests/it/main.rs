@@ -16,6 +16,8 @@ mod sbom;
 
 mod linux_pkg;
 
+mod rpm_pkg;
+
 mod image;
 
 mod recipes;
