@@ -128,11 +128,16 @@ pub fn hash_files(files: &[PathBuf], algo: Algo) -> Result<Vec<Entry>, Error> {
             return Err(Error::DuplicateName(pair[0].1.clone(), pair[1].1.clone()));
         }
     }
-    let total: u64 = files
-        .iter()
-        .filter_map(|p| fs_err::metadata(p).ok().map(|m| m.len()))
-        .sum();
-    let bar = relkit_core::progress::bytes(total, "hashing");
+    let bar = relkit_core::progress::bytes(0, "hashing");
+    if !bar.is_hidden() {
+        // Only a bar someone sees needs the total: one stat per file, in
+        // sequence, was a fifth of the time for 5000 small files (issue 15).
+        let total: u64 = files
+            .iter()
+            .filter_map(|p| fs_err::metadata(p).ok().map(|m| m.len()))
+            .sum();
+        bar.set_length(total);
+    }
     let entries = named
         .into_par_iter()
         .map(|(name, path)| {
@@ -201,8 +206,9 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         let dir = cli.files[0].parent().unwrap_or(Path::new(""));
         dir.join(algo.sums_file())
     });
+    let text = format_sums(&entries);
     let mut staging = Staging::new();
-    staging.write(&output, format_sums(&entries).as_bytes())?;
+    staging.write(&output, text.as_bytes())?;
     if cli.sidecar {
         for e in &entries {
             let mut side = e.path.clone().into_os_string();
@@ -215,8 +221,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     let written = staging.commit()?;
-    for e in &entries {
-        println!("{}  {}", e.digest.hex, e.name);
+    // One buffered write for all lines, not one write(2) per line.
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(relkit_core::Error::Io)?;
     }
     tracing::info!("wrote {} ({} files)", output.display(), entries.len());
     relkit_core::gha::set_output("checksums-file", &output.to_string_lossy())?;
