@@ -238,6 +238,17 @@ impl Http {
     }
 }
 
+/// GET a public `url` into `dest`, bounded by `expect` and retried like
+/// every other download, outside any async context (no token is sent).
+/// For data relkit fetches on the way, such as the SBOM gate's OSV export.
+pub fn download(url: &str, dest: &Path, expect: &Expect) -> Result<Digest, Error> {
+    let parsed = Url::parse(url)
+        .map_err(|e| relkit_core::Error::invalid(&expect.what, format!("`{url}`: {e}")))?;
+    let http = Http::new(None, None, Duration::from_secs(60))?;
+    let bar = indicatif::ProgressBar::hidden();
+    crate::runtime()?.block_on(http.to_file(&parsed, "*/*", dest, expect, &bar))
+}
+
 /// A URL as shown in messages: no query (a signed download URL's query is a
 /// credential) and no user info.
 pub fn shown_url(url: &Url) -> String {

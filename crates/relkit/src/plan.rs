@@ -150,7 +150,6 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
         "targets",
         &serde_json::to_string(&targets).expect("strings serialize"),
     )?;
-    gha::set_output("osv-go-url", osv_go_url(&config, &matrix).unwrap_or(""))?;
     let mut summary =
         String::from("### Build matrix\n\n| target | runner | build tool |\n| --- | --- | --- |\n");
     for e in &matrix.include {
@@ -165,15 +164,6 @@ pub fn run(args: &PlanArgs) -> Result<(), Error> {
     summary.push('\n');
     gha::append_summary(&summary)?;
     Ok(())
-}
-
-/// Where release.yml's finalize job fetches the OSV data for Go modules
-/// from: when the release has Go targets and `[sbom.advisories]` says
-/// `fetch = true` without naming its own `osv-go-db`.
-pub fn osv_go_url(config: &Config, matrix: &Matrix) -> Option<&'static str> {
-    let a = &config.sbom.as_ref()?.advisories;
-    let go = matrix.include.iter().any(|e| e.build_tool == BuildTool::Go);
-    (go && a.fetch && a.osv_go_db.is_none()).then_some(relkit_sbom::advisory::OSV_GO_ALL_ZIP)
 }
 
 /// Check name, version, tag, includes and (when asked) repository access;
@@ -477,33 +467,20 @@ mod tests {
     }
 
     #[test]
-    fn auditable_builds_and_osv_fetch_are_planned_from_relkit_toml() {
-        let rust = cfg("[build]\nauditable = true\n[sbom]\n[sbom.advisories]\nfetch = true\n");
+    fn auditable_builds_are_planned_from_relkit_toml() {
+        let rust = cfg("[build]\nauditable = true\n");
         let m = plan(
             &args(&["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-musl"]),
             &rust,
         )
         .unwrap();
         assert!(m.include.iter().all(|e| e.auditable), "{m:?}");
-        assert_eq!(osv_go_url(&rust, &m), None);
         let plain = plan(&args(&["x86_64-unknown-linux-gnu"]), &Config::default()).unwrap();
         assert!(!plain.include[0].auditable);
-
-        let go = cfg("[build]\ntool = \"go\"\n[sbom]\n[sbom.advisories]\nfetch = true\n");
+        // Go builds never go through cargo auditable.
+        let go = cfg("[build]\ntool = \"go\"\nauditable = true\n");
         let m = plan(&args(&["linux/amd64"]), &go).unwrap();
         assert!(!m.include[0].auditable);
-        assert_eq!(
-            osv_go_url(&go, &m),
-            Some("https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip")
-        );
-        // Not without `fetch`, nor when relkit.toml names its own copy.
-        for text in [
-            "[build]\ntool = \"go\"\n[sbom]\n",
-            "[build]\ntool = \"go\"\n[sbom]\n[sbom.advisories]\nfetch = true\nosv-go-db = \"osv\"\n",
-            "[build]\ntool = \"go\"\n",
-        ] {
-            assert_eq!(osv_go_url(&cfg(text), &m), None, "{text}");
-        }
     }
 
     #[test]

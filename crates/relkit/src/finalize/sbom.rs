@@ -48,9 +48,12 @@ impl Stage for Sboms {
             )
             .into());
         }
-        let gates = Gates::new(&cfg, scratch.path())?;
+        let has_go = sboms
+            .iter()
+            .any(|(_, s)| s.components.iter().any(|c| c.ecosystem == Ecosystem::Go));
+        let gates = Gates::new(&cfg, scratch.path(), has_go)?;
         // The OSV export is read once for every binary.
-        let checker = gates.databases.open().map_err(|e| {
+        let advisories = gates.databases.open().map_err(|e| {
             Error::from(CoreError::invalid(
                 "sbom.advisories.osv-go-db",
                 e.to_string(),
@@ -59,7 +62,7 @@ impl Stage for Sboms {
         let mut checked = Vec::new();
         let mut ignored = 0;
         for (bin, mut sbom) in sboms {
-            gates.check(&checker, &mut sbom)?;
+            gates.check(&advisories, &mut sbom)?;
             ignored += sbom.ignored.len();
             checked.push((bin, sbom));
         }
@@ -179,7 +182,10 @@ struct Gates {
 }
 
 impl Gates {
-    fn new(cfg: &SbomConfig, scratch: &Path) -> Result<Gates, Error> {
+    /// The policy and databases; with `fetch = true`, the RustSec database
+    /// is cloned and, when `has_go` (a binary lists Go modules), osv.dev's
+    /// Go export downloaded, unless relkit.toml or the environment name them.
+    fn new(cfg: &SbomConfig, scratch: &Path, has_go: bool) -> Result<Gates, Error> {
         let policy = relkit_sbom::license::Policy {
             deny: cfg.licenses.deny.clone(),
             allow: cfg.licenses.allow.clone(),
@@ -207,9 +213,18 @@ impl Gates {
         if rustsec.is_none() && a.fetch {
             rustsec = Some(fetch_rustsec(scratch)?);
         }
+        let mut osv_go = env_path("RELKIT_OSV_GO_DB").or_else(|| a.osv_go_db.clone());
+        if osv_go.is_none() && a.fetch && has_go {
+            // RELKIT_OSV_GO_URL: a mirror of the export (tests, air-gapped CI).
+            let url = std::env::var("RELKIT_OSV_GO_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| relkit_sbom::advisory::OSV_GO_ALL_ZIP.to_owned());
+            osv_go = Some(fetch_osv_go(&url, scratch)?);
+        }
         let databases = Databases {
             rustsec,
-            osv_go: env_path("RELKIT_OSV_GO_DB").or_else(|| a.osv_go_db.clone()),
+            osv_go,
             ignore: a
                 .ignore
                 .iter()
@@ -284,6 +299,22 @@ impl Gates {
     }
 }
 
+/// Download osv.dev's export of Go advisories (`all.zip`) into `scratch`.
+fn fetch_osv_go(url: &str, scratch: &Path) -> Result<PathBuf, Error> {
+    let _g = gha::group("fetch the OSV data for Go modules");
+    let dest = scratch.join("osv-go-all.zip");
+    let expect = relkit_verify::http::Expect {
+        what: "sbom.advisories.fetch: the OSV export of Go advisories".to_owned(),
+        max: 1024 * 1024 * 1024,
+        size: None,
+        sha256: None,
+    };
+    let digest = relkit_verify::http::download(url, &dest, &expect)
+        .map_err(|e| Error::Verify(Box::new(e)))?;
+    tracing::info!("OSV Go advisories: {} bytes from {url}", digest.size);
+    Ok(dest)
+}
+
 /// `git clone --depth 1` of the RustSec database into `scratch`.
 fn fetch_rustsec(scratch: &Path) -> Result<PathBuf, Error> {
     let dest = scratch.join("advisory-db");
@@ -325,5 +356,65 @@ fn summarize(rows: &[(String, usize, usize)], gates: &str, release: &Sbom) {
     let _ = writeln!(md, "\nGates: {gates}.");
     if let Err(e) = gha::append_summary(&md) {
         tracing::warn!("cannot write the step summary: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback HTTP server over `dir` that prints its port first.
+    fn serve(dir: &Path) -> relkit_testkit::PortServer {
+        let script = dir.join("serve.py");
+        fs_err::write(
+            &script,
+            "import functools, http.server, sys\n\
+             h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+             s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n\
+             print(s.server_address[1], flush=True)\n\
+             s.serve_forever()\n",
+        )
+        .unwrap();
+        relkit_testkit::PortServer::python(&script, &[dir.as_os_str()])
+    }
+
+    #[test]
+    fn fetch_osv_go_downloads_an_export_the_gate_reads() {
+        let d = tempfile::tempdir().unwrap();
+        let site = d.path().join("site");
+        fs_err::create_dir_all(site.join("Go")).unwrap();
+        let mut z = zip::ZipWriter::new(fs_err::File::create(site.join("Go/all.zip")).unwrap());
+        z.start_file(
+            "GO-2099-0007.json",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(
+            &mut z,
+            br#"{"id":"GO-2099-0007","affected":[{"package":{"ecosystem":"Go","name":"example.com/m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.1"}]}]}]}"#,
+        )
+        .unwrap();
+        z.finish().unwrap();
+        let server = serve(&site);
+        let base = format!("http://127.0.0.1:{}", server.port);
+        let scratch = d.path().join("scratch");
+        fs_err::create_dir_all(&scratch).unwrap();
+        let path = fetch_osv_go(&format!("{base}/Go/all.zip"), &scratch).unwrap();
+        let dbs = Databases {
+            osv_go: Some(path),
+            ..Databases::default()
+        };
+        let m = Component::new(Ecosystem::Go, "example.com/m", "v1.0.0");
+        let e = dbs.check(&[m]).unwrap().result().unwrap_err().to_string();
+        assert!(
+            e.starts_with("advisory: example.com/m v1.0.0 is affected by GO-2099-0007"),
+            "{e}"
+        );
+        // A missing export is one line naming what was fetched.
+        let e = fetch_osv_go(&format!("{base}/Go/nope.zip"), &scratch)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the OSV export of Go advisories"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 }
