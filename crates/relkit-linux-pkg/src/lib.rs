@@ -3,6 +3,7 @@
 //! [`Package`] says what goes in, in words every format shares; each format
 //! checks the names and version against its own rules before writing a byte.
 
+pub mod apt_repo;
 pub mod ar;
 pub mod deb;
 pub mod debian;

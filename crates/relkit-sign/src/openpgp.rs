@@ -15,6 +15,15 @@ use crate::secret::Secret;
 /// The environment variable that overrides the gpg program.
 pub const GPG_ENV: &str = "RELKIT_GPG";
 
+/// The two armored signatures of a text file APT reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextSignature {
+    /// The file with its signature around it (`InRelease`).
+    Clear,
+    /// A detached armored signature (`Release.gpg`).
+    Detached,
+}
+
 /// Signs with the gpg CLI. Owns a temporary GNUPGHOME when a key was imported.
 #[derive(Debug)]
 pub struct GpgSigner {
@@ -153,6 +162,74 @@ impl GpgSigner {
             self.fingerprint
         );
         Ok(out.stdout)
+    }
+
+    /// An ASCII-armored signature of a text file, as APT reads them:
+    /// `Clear` makes an `InRelease`-style clearsigned copy, `Detached` a
+    /// `Release.gpg`. Made at `time` (SOURCE_DATE_EPOCH, not before the
+    /// key's creation), so the same file and key give the same signature.
+    pub fn sign_text(&self, file: &Path, how: TextSignature, time: i64) -> Result<Vec<u8>, Error> {
+        drop(relkit_core::hash::open_regular(file)?);
+        let created = self.key_created()?;
+        let at = time.max(created);
+        let mut args: Vec<OsString> = vec![
+            "--status-fd".into(),
+            "2".into(),
+            "--armor".into(),
+            "--digest-algo".into(),
+            "SHA512".into(),
+            format!("--faked-system-time={at}!").into(),
+            match how {
+                TextSignature::Clear => "--clearsign".into(),
+                TextSignature::Detached => "--detach-sign".into(),
+            },
+            "--output".into(),
+            "-".into(),
+        ];
+        if let Some(u) = &self.local_user {
+            args.push("--local-user".into());
+            args.push(u.into());
+        }
+        if self.passphrase.is_some() || self.home.is_some() {
+            args.extend(["--pinentry-mode".into(), "loopback".into()]);
+        }
+        if self.passphrase.is_some() {
+            args.extend(["--passphrase-fd".into(), "0".into()]);
+        }
+        args.push("--".into());
+        args.push(file.as_os_str().to_owned());
+        let stdin = self
+            .passphrase
+            .as_ref()
+            .map(|p| Secret::quiet(format!("{}\n", p.expose())));
+        let out = self.run(&args, stdin.as_ref().map(|s| s.expose().as_bytes()))?;
+        let signed = out.status_lines().any(|l| l.starts_with("SIG_CREATED "));
+        if !out.ok || !signed || out.stdout.is_empty() {
+            return Err(Error::Gpg(format!(
+                "cannot sign `{}`: {}",
+                file.display(),
+                out.last_error()
+            )));
+        }
+        Ok(out.stdout)
+    }
+
+    /// When the signing key was made (seconds since the epoch).
+    fn key_created(&self) -> Result<i64, Error> {
+        let text = self.run_ok(
+            &["--with-colons", "--list-secret-keys", "--"],
+            [self.fingerprint.as_str()],
+        )?;
+        text.lines()
+            .find(|l| l.starts_with("sec:"))
+            .and_then(|l| l.split(':').nth(5))
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| {
+                Error::Gpg(format!(
+                    "cannot read when key {} was made",
+                    self.fingerprint
+                ))
+            })
     }
 
     /// Fingerprint of the signing key (upper-case hex).

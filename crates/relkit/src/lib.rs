@@ -4,6 +4,7 @@
 //! `relkit plan` (the CI matrix), `relkit build` (one target),
 //! `relkit finalize` (every finalize stage) and `relkit dist` (all of it).
 
+pub mod apt_repo;
 pub mod build;
 pub mod changelog;
 pub mod config;
@@ -61,6 +62,8 @@ pub enum Command {
     Verify(relkit_verify::VerifyArgs),
     /// Install a project's binaries for this machine from its GitHub release, verified.
     Install(relkit_verify::InstallArgs),
+    /// Build a signed static APT repository from the previous tree plus `.deb` files.
+    AptRepo(apt_repo::AptRepoArgs),
 }
 
 /// An error from whichever helper ran.
@@ -162,6 +165,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Install(a) => {
             relkit_verify::install::run(&a).map_err(|e| Error::Verify(Box::new(e)))
         }
+        Command::AptRepo(a) => apt_repo::run(&a),
     }
 }
 

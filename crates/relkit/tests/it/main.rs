@@ -22,6 +22,8 @@ mod image;
 
 mod recipes;
 
+mod apt_repo;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.
