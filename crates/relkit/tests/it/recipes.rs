@@ -280,3 +280,42 @@ fn bad_recipe_settings_fail_in_one_line_and_write_nothing() {
         );
     }
 }
+
+/// `relkit verify` knows the package kinds: a release with a `.deb`, a
+/// formula and a Scoop manifest verifies, and each one tampered fails.
+#[test]
+fn verify_checks_packages_and_recipes() {
+    let package = "[package]\nmaintainer = \"Jane Doe <jane@example.org>\"\ndescription = \"greets whoever runs it\"\n";
+    let dir = everywhere(&format!("{RECIPES}{package}"));
+    let d = dir.path();
+    let out = relkit(d, &["dist"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let verify = |folder: &str| relkit(d, &["verify", "--dir", folder, "--allow-unsigned"], &[]);
+    let ok = verify("dist");
+    assert!(ok.status.success(), "{}", kit::render(&ok, d));
+    let report = String::from_utf8_lossy(&ok.stdout);
+    for f in [
+        "tool.rb",
+        "tool.json",
+        "tool_1.4.0_amd64.deb",
+        "tool_1.4.0_arm64.deb",
+    ] {
+        assert!(report.contains(f), "{f} not checked:\n{report}");
+    }
+    for f in ["tool.rb", "tool.json", "tool_1.4.0_amd64.deb"] {
+        let copy = d.join(format!("tampered-{f}"));
+        kit::run_ok(Command::new("cp").arg("-a").arg(d.join("dist")).arg(&copy));
+        let path = copy.join(f);
+        let mut bytes = fs_err::read(&path).unwrap();
+        let n = bytes.len() / 2;
+        bytes[n] ^= 1;
+        fs_err::write(&path, bytes).unwrap();
+        let bad = verify(copy.file_name().unwrap().to_str().unwrap());
+        assert_eq!(bad.status.code(), Some(1), "{f}: {}", kit::render(&bad, d));
+        let text = String::from_utf8_lossy(&bad.stdout);
+        assert!(
+            text.lines().any(|l| l.contains(f) && l.contains("FAIL")),
+            "{f}:\n{text}"
+        );
+    }
+}
