@@ -26,7 +26,9 @@ minisign_key=${INPUT_MINISIGN_KEY-}
 minisign_password=${INPUT_MINISIGN_PASSWORD-}
 gpg_private_key=${INPUT_GPG_PRIVATE_KEY-}
 gpg_passphrase=${INPUT_GPG_PASSPHRASE-}
-unset INPUT_GITHUB_TOKEN INPUT_MINISIGN_KEY INPUT_MINISIGN_PASSWORD INPUT_GPG_PRIVATE_KEY INPUT_GPG_PASSPHRASE
+registry_password=${INPUT_REGISTRY_PASSWORD-}
+unset INPUT_GITHUB_TOKEN INPUT_MINISIGN_KEY INPUT_MINISIGN_PASSWORD INPUT_GPG_PRIVATE_KEY INPUT_GPG_PASSPHRASE \
+  INPUT_REGISTRY_PASSWORD
 mask() {
   local line
   while IFS= read -r line || [ -n "$line" ]; do
@@ -35,7 +37,7 @@ mask() {
   done <<<"$1"
   return 0
 }
-for secret in "$token" "$minisign_key" "$minisign_password" "$gpg_private_key" "$gpg_passphrase"; do
+for secret in "$token" "$minisign_key" "$minisign_password" "$gpg_private_key" "$gpg_passphrase" "$registry_password"; do
   [ -z "$secret" ] || mask "$secret"
 done
 unset secret
@@ -135,7 +137,7 @@ set_output() { # name value (single line)
 
 # ---------------------------------------------------------------- validate
 command=$(input COMMAND)
-one_of command "$command" package checksum manifest provider-bundle sign release-upload dist plan build finalize
+one_of command "$command" package checksum manifest provider-bundle sign release-upload dist plan build finalize image-push
 install=$(input INSTALL)
 install=${install:-auto}
 one_of install "$install" auto prebuilt source none
@@ -176,13 +178,14 @@ changelog=$(input CHANGELOG)
 cargo_args=$(input CARGO_ARGS)
 go_package=$(input GO_PACKAGE)
 go_version_variable=$(input GO_VERSION_VARIABLE)
+registry_username=$(input REGISTRY_USERNAME)
 for pair in name:"$name" version:"$version" target:"$target" format:"$format" output-dir:"$output_dir" \
   output:"$output" algo:"$algo" check:"$check" manifest:"$manifest" tag:"$tag" config:"$config" \
   build-tool:"$build_tool" public-key:"$public_key" gpg-key-id:"$gpg_key_id" provider-name:"$provider_name" \
   provider-namespace:"$provider_namespace" provider-protocol:"$provider_protocol" repo:"$repo" \
   api-url:"$api_url" release-id:"$release_id" prerelease:"$prerelease" make-latest:"$make_latest" \
   notes-file:"$notes_file" mode:"$mode" changelog:"$changelog" cargo-args:"$cargo_args" \
-  go-package:"$go_package" go-version-variable:"$go_version_variable"; do
+  go-package:"$go_package" go-version-variable:"$go_version_variable" registry-username:"$registry_username"; do
   one_line "${pair%%:*}" "${pair#*:}"
 done
 unset pair
@@ -435,6 +438,16 @@ case "$command" in
     fi
     pass_keys
     ;;
+  image-push)
+    # After the release is published: push the image finalize recorded in
+    # output-dir (relkit decides what, where and whether).
+    sub=(push)
+    args+=(--release "${output_dir:-dist}")
+    [ -z "$registry_username" ] || env_for_helper+=("RELKIT_REGISTRY_USERNAME=$registry_username")
+    [ -z "$registry_password" ] || env_for_helper+=("RELKIT_REGISTRY_PASSWORD=$registry_password")
+    # ghcr.io: GITHUB_TOKEN (packages: write) and GITHUB_ACTOR stand in.
+    [ -z "$token" ] || env_for_helper+=("GITHUB_TOKEN=$token")
+    ;;
   plan)
     [ -z "$config" ] || args+=(--config "$config")
     for t in ${targets[@]+"${targets[@]}"}; do args+=(--target "$t"); done
@@ -455,7 +468,7 @@ case "$command" in
     ;;
 esac
 args+=(${extra[@]+"${extra[@]}"})
-unset token minisign_key minisign_password gpg_private_key gpg_passphrase
+unset token minisign_key minisign_password gpg_private_key gpg_passphrase registry_password
 
 # ---------------------------------------------------------------- install
 if [ "$install" != none ]; then
@@ -473,6 +486,7 @@ set_output relkit-bin "$bin"
 
 case "$command" in
   dist | plan | build | finalize) helper=(relkit "$command") ;;
+  image-push) helper=(relkit image) ;;
   *)
     if command -v "relkit-$command" >/dev/null 2>&1; then
       helper=("relkit-$command")

@@ -562,6 +562,7 @@ pub fn run_push(args: &PushArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
     if gha::is_actions() {
         gha::set_output("image-index-digest", &pushed.index)?;
         gha::set_output("image", &pushed.image)?;
+        gha::set_output("registry", &registry.image().registry)?;
     }
     println!(
         "{}",

@@ -379,6 +379,10 @@ pub(crate) fn report(m: &Manifest, out: &Path) -> Result<(), Error> {
     if let Some(sbom) = crate::finalize::release_sbom(m) {
         gha::set_output("sbom", &out.join(sbom).to_string_lossy())?;
     }
+    if let Some(image) = m.images.first() {
+        gha::set_output("image", &image.repository)?;
+        gha::set_output("image-index-digest", &image.index_digest)?;
+    }
     gha::set_output(
         "attest-subjects",
         &out.join(crate::finalize::ATTEST_SUBJECTS).to_string_lossy(),

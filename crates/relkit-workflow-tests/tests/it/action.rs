@@ -541,3 +541,53 @@ jobs:
         format!("[\"dist/x-1.0.0-t.tar.gz\"]\n{}\n", s.bin.display())
     );
 }
+
+#[test]
+fn image_push_passes_registry_credentials_by_environment_only() {
+    // issue 14: `command: image-push` runs `relkit image push --release
+    // OUTPUT_DIR`; the registry password is masked, unset as an input and
+    // reaches only that helper, in RELKIT_REGISTRY_PASSWORD.
+    let s = stub();
+    let out = action(
+        &s,
+        &s.bin,
+        &[
+            ("COMMAND", "image-push"),
+            ("OUTPUT_DIR", "dist"),
+            ("REGISTRY_USERNAME", "bot"),
+            ("REGISTRY_PASSWORD", "r3g-pa55word"),
+            ("GITHUB_TOKEN", "s3cr3t-token"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("::add-mask::r3g-pa55word"), "{stdout}");
+    assert_eq!(
+        recorded_argv(&s),
+        ["relkit", "image", "push", "--release", "dist"]
+    );
+    let env = fs_err::read_to_string(&s.env).expect("env");
+    assert!(
+        env.lines()
+            .any(|l| l == "RELKIT_REGISTRY_PASSWORD=r3g-pa55word"),
+        "{env}"
+    );
+    assert!(
+        env.lines().any(|l| l == "RELKIT_REGISTRY_USERNAME=bot"),
+        "{env}"
+    );
+    assert!(!env.contains("INPUT_REGISTRY_PASSWORD"), "{env}");
+    // Another command never sees the registry password.
+    let out = action(
+        &s,
+        &s.bin,
+        &[
+            ("COMMAND", "checksum"),
+            ("FILES", "*"),
+            ("REGISTRY_PASSWORD", "r3g-pa55word"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let env = fs_err::read_to_string(&s.env).expect("env");
+    assert!(!env.contains("r3g-pa55word"), "{env}");
+}

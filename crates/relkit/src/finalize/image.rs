@@ -74,6 +74,107 @@ impl Stage for Images {
     }
 }
 
+/// `[image]` settings from flags or the environment (release.yml's
+/// inputs), over relkit.toml's; any of them makes an `[image]` table when
+/// relkit.toml has none. Empty values are ignored.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ImageArgs {
+    /// Image registry host [default: relkit.toml's `image.registry`, else ghcr.io].
+    #[arg(long, value_name = "HOST", env = "RELKIT_IMAGE_REGISTRY")]
+    pub image_registry: Option<String>,
+    /// Image repository, `owner/name` [default: relkit.toml's, else $GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/NAME", env = "RELKIT_IMAGE_NAME")]
+    pub image_name: Option<String>,
+    /// Linux targets to make images for, separated by commas, spaces or newlines.
+    #[arg(long, value_name = "TARGETS", env = "RELKIT_IMAGE_PLATFORMS")]
+    pub image_platforms: Option<String>,
+    /// Base image: `scratch` or `REGISTRY/REPO@sha256:DIGEST`.
+    #[arg(long, value_name = "REF", env = "RELKIT_IMAGE_BASE")]
+    pub image_base: Option<String>,
+    /// Tag templates, separated by commas, spaces or newlines.
+    #[arg(long, value_name = "TAGS", env = "RELKIT_IMAGE_TAGS")]
+    pub image_tags: Option<String>,
+    /// More labels, one `KEY=VALUE` per line.
+    #[arg(long, value_name = "LINES", env = "RELKIT_IMAGE_LABELS")]
+    pub image_labels: Option<String>,
+    /// Whether the image is to be pushed after publishing (`true`/`false`).
+    #[arg(long, value_name = "BOOL", env = "RELKIT_IMAGE_PUSH")]
+    pub image_push: Option<String>,
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl ImageArgs {
+    /// Apply the overrides to relkit.toml's `[image]`.
+    pub fn apply(&self, config: &mut crate::config::Config) -> Result<(), Error> {
+        let set = |o: &Option<String>| o.clone().filter(|v| !v.trim().is_empty());
+        let fields = [
+            &self.image_registry,
+            &self.image_name,
+            &self.image_platforms,
+            &self.image_base,
+            &self.image_tags,
+            &self.image_labels,
+            &self.image_push,
+        ];
+        if fields.iter().all(|f| set(f).is_none()) {
+            return Ok(());
+        }
+        let image = match &mut config.image {
+            Some(i) => i,
+            None => config.image.insert(
+                toml::from_str("")
+                    .map_err(|e| Error::Internal(format!("[image] defaults: {e}")))?,
+            ),
+        };
+        if let Some(v) = set(&self.image_registry) {
+            v.trim().clone_into(&mut image.registry);
+        }
+        if let Some(v) = set(&self.image_name) {
+            image.repository = Some(v.trim().to_owned());
+        }
+        if let Some(v) = set(&self.image_platforms) {
+            image.platforms = Some(list(&v));
+        }
+        if let Some(v) = set(&self.image_base) {
+            v.trim().clone_into(&mut image.base);
+        }
+        if let Some(v) = set(&self.image_tags) {
+            image.tags = list(&v);
+        }
+        if let Some(v) = set(&self.image_labels) {
+            for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                let (k, val) = line
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| {
+                        CoreError::invalid("--image-labels", format!("`{line}` is not KEY=VALUE"))
+                    })?;
+                image.labels.insert(k.trim().to_owned(), val.to_owned());
+            }
+        }
+        if let Some(v) = set(&self.image_push) {
+            image.push = match v.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(CoreError::invalid(
+                        "--image-push",
+                        format!("`{other}` is not true or false"),
+                    )
+                    .into());
+                }
+            };
+        }
+        Ok(())
+    }
+}
+
 /// The image files a previous finalize left in `out` (the layout, the
 /// notes section, the no-push mark): removed before the new ones move in,
 /// so a stale blob or mark never outlives its release.
@@ -306,5 +407,54 @@ mod tests {
         );
         let e = t(&["v {version}"], "1.0.0").unwrap_err().to_string();
         assert!(e.contains("image.tags") && e.contains("`v 1.0.0`"), "{e}");
+    }
+
+    #[test]
+    fn workflow_inputs_make_or_override_the_image_table() {
+        let mut config = crate::config::Config::default();
+        ImageArgs::default().apply(&mut config).unwrap();
+        assert!(config.image.is_none(), "no input, no image");
+        let args = ImageArgs {
+            image_name: Some("acme/tool".into()),
+            image_platforms: Some("x86_64-unknown-linux-musl,\naarch64-unknown-linux-musl".into()),
+            image_tags: Some("{tag} latest".into()),
+            image_labels: Some("a=1\n\nb=x=y\n".into()),
+            image_push: Some("false".into()),
+            image_base: Some(String::new()),
+            ..ImageArgs::default()
+        };
+        args.apply(&mut config).unwrap();
+        let i = config.image.unwrap();
+        assert_eq!(i.registry, "ghcr.io");
+        assert_eq!(i.repository.as_deref(), Some("acme/tool"));
+        assert_eq!(
+            i.platforms.unwrap(),
+            ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]
+        );
+        assert_eq!(i.tags, ["{tag}", "latest"]);
+        assert_eq!(i.labels["b"], "x=y");
+        assert!(!i.push);
+        assert_eq!(i.base, "scratch", "an empty input keeps the default");
+        let bad = ImageArgs {
+            image_push: Some("yes".into()),
+            ..ImageArgs::default()
+        };
+        let e = bad
+            .apply(&mut crate::config::Config::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--image-push") && e.contains("`yes`"), "{e}");
+        let bad = ImageArgs {
+            image_labels: Some("novalue".into()),
+            ..ImageArgs::default()
+        };
+        let e = bad
+            .apply(&mut crate::config::Config::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--image-labels") && e.contains("`novalue`"),
+            "{e}"
+        );
     }
 }

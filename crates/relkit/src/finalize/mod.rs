@@ -61,6 +61,8 @@ pub struct FinalizeArgs {
     #[command(flatten)]
     pub provider: ProviderArgs,
     #[command(flatten)]
+    pub image: image::ImageArgs,
+    #[command(flatten)]
     pub keys: KeyArgs,
     #[command(flatten)]
     pub publish: PublishedArgs,
@@ -501,6 +503,7 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
     let mut config = Config::load(&args.config, explicit)?;
     apply_provider_args(&mut config, &args.provider);
+    args.image.apply(&mut config)?;
     args.keys.apply(&mut config);
     let out = args
         .output_dir
