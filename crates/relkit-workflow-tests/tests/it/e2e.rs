@@ -893,3 +893,77 @@ fn go_release_publishes_a_verified_release() {
         "gosample 0.1.0"
     );
 }
+
+/// issue 13: a project with `[sbom]` through the same workflow. The
+/// published release holds the SBOMs (per binary and for the release,
+/// CycloneDX and SPDX), each in SHA256SUMS and manifest.json (kind `sbom`)
+/// and minisign-signed; the release-wide CycloneDX file is what
+/// actions/attest-sbom was given; the downloaded CycloneDX validates with
+/// cyclonedx-python-lib's strict 1.6 schema validator.
+#[test]
+fn sbom_release_publishes_checksummed_listed_attested_sboms() {
+    require("python3");
+    let e = setup("sample", "sample", "");
+    let sample = e.dir.join("sample");
+    relkit_testkit::write(
+        &sample.join("relkit.toml"),
+        b"name = \"sample\"\nbinaries = [\"sample\"]\n\n[sbom]\nformats = [\"cyclonedx\", \"spdx\"]\n[sbom.licenses]\ndeny = [\"GPL-3.0-only\"]\n",
+        0o644,
+    );
+    git(&sample, &["add", "relkit.toml"]);
+    git(&sample, &["commit", "-q", "-m", "sbom"]);
+    let out = act(&e);
+    assert!(out.status.success(), "act failed:\n{}", text(&out));
+    let (_, assets) = the_release(&e.fake);
+    let host = host_target();
+    let sboms = [
+        format!("sample-0.1.0-{host}.cdx.json"),
+        format!("sample-0.1.0-{host}.spdx.json"),
+        "sample-0.1.0.cdx.json".to_owned(),
+        "sample-0.1.0.spdx.json".to_owned(),
+    ];
+    for s in &sboms {
+        assert!(
+            assets.contains_key(s),
+            "{s} not published: {:?}",
+            assets.keys()
+        );
+        assert!(
+            assets.contains_key(&format!("{s}.minisig")),
+            "{s} unsigned: {:?}",
+            assets.keys()
+        );
+    }
+    let (_, _, _, _, out_assets) = workflow_outputs(&e);
+    let fetched = e.dir.join("fetched");
+    // Every asset downloaded as a user would, SHA256SUMS and signatures checked.
+    download_and_verify(&e, &out_assets, &fetched, true);
+    let sums = fs_err::read_to_string(fetched.join("SHA256SUMS")).expect("SHA256SUMS");
+    let manifest: Value =
+        serde_json::from_str(&fs_err::read_to_string(fetched.join("manifest.json")).expect("m"))
+            .expect("manifest JSON");
+    for s in &sboms {
+        assert!(sums.contains(&format!("  {s}\n")), "{s} not in SHA256SUMS");
+        let a = manifest["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .find(|a| a["name"] == s.as_str())
+            .unwrap_or_else(|| panic!("{s} not in manifest.json"));
+        assert_eq!(a["kind"], "sbom", "{s}");
+    }
+    // The release-wide CycloneDX file is the one attested.
+    let attested = fs_err::read(e.dir.join("attested-sbom.json")).expect("attest-sbom ran");
+    assert!(
+        attested == fs_err::read(fetched.join("sample-0.1.0.cdx.json")).expect("cdx"),
+        "attest-sbom was given another file"
+    );
+    let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nfor f in sys.argv[1:]:\n    err = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(f).read())\n    if err is not None:\n        print(f, err)\n        sys.exit(1)\n";
+    let v = Command::new("python3")
+        .args(["-c", script])
+        .arg(fetched.join(&sboms[0]))
+        .arg(fetched.join(&sboms[2]))
+        .output()
+        .expect("python3");
+    assert!(v.status.success(), "CycloneDX validation: {}", text(&v));
+}
