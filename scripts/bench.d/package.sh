@@ -57,12 +57,12 @@ if [ -n "${BENCH_SLOW:-}" ]; then
 fi
 
 echo "tar.xz (preset 6, 1 MiB dictionary):"
-interleave "${BENCH_XZ_RUNS:-3}" "relkit-package tar.xz" sh -c "$(relkit tar.xz)" \
+interleave "${BENCH_XZ_RUNS:-$runs}" "relkit-package tar.xz" sh -c "$(relkit tar.xz)" \
   -- "tar -I 'xz -6 -T0'" tar -I 'xz -6 -T0' -cf xz6.tar.xz "$name"
 s=("${MED_SECS[@]}"); r=("${MED_RSS_KB[@]}")
 row tar.xz "${s[0]}" "$(bytes out-tar.xz/b-1.0.0-linux-amd64.tar.xz)" "${r[0]}" "xz -6 -T0" "${s[1]}" "$(bytes xz6.tar.xz)"
 
-echo "zip (deflate 6):"
+echo "zip (deflate 6, every core):"
 interleave "$runs" "relkit-package zip" sh -c "$(relkit zip)" \
   -- "zip -6 -X" zip -6 -X -q zip6.zip "$name"
 s=("${MED_SECS[@]}"); r=("${MED_RSS_KB[@]}")

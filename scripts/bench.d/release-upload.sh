@@ -18,7 +18,8 @@
 #             needs node 24; on node 20 use v2.6.2, the last node20 build.
 # Sets: large (10 x 50 MB), small (200 x 100 KB), and rerun (each tool run
 # a second time over the small set: relkit skips what matches; gh's re-run
-# is `gh release upload --clobber`). For each: wall time, peak RSS, HTTP
+# is `gh release upload --clobber`, which first asks the fake's GraphQL
+# endpoint for the release by tag). For each: wall time, peak RSS, HTTP
 # requests the fake saw, and whether it ended with one published release
 # holding every asset. Targets: relkit's RSS under 64 MB; at least 2x
 # faster than gh and softprops on the small set; no slower than gh on the
@@ -177,7 +178,8 @@ else:
   result="$(echo "$t1 - $t0" | bc -l) $rss $requests $verdict"
 }
 
-tools=(relkit gh curl)
+# BENCH_TOOLS picks a subset (e.g. "relkit gh"); softprops joins when found.
+read -r -a tools <<<"${BENCH_TOOLS:-relkit gh curl}"
 [ -n "$softprops" ] && tools+=(softprops)
 runs=${BENCH_RUNS:-3}
 printf '%-22s %-10s %9s %9s %9s  %s\n' "set" "tool" "median s" "RSS MB" "requests" "one published release with every asset"
