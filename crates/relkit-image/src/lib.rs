@@ -9,6 +9,7 @@ pub mod build;
 pub mod push;
 pub mod registry;
 pub mod release;
+pub mod save;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,8 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Push an OCI image layout (from `build`) to a registry and tag it.
     Push(Box<PushArgs>),
+    /// Write one platform's image of a layout as a tarball `docker load` reads.
+    Save(SaveArgs),
 }
 
 /// Arguments of `relkit image build`.
@@ -170,6 +173,23 @@ pub struct PushArgs {
     pub timeout_secs: u64,
 }
 
+/// Arguments of `relkit image save`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SaveArgs {
+    /// The OCI image layout folder (from `relkit image build`).
+    #[arg(long, value_name = "DIR")]
+    pub layout: PathBuf,
+    /// Which image of the layout: `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: String,
+    /// The name `docker load` gives it, e.g. ghcr.io/me/tool:v1.2.3.
+    #[arg(long, value_name = "REPOSITORY:TAG")]
+    pub tag: String,
+    /// The tarball to write (replaced when complete).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
 /// relkit-image's errors.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -244,6 +264,22 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Build(args) => run_build(&args),
         Command::Push(args) => run_push(&args, &|k| std::env::var(k).ok()),
+        Command::Save(args) => {
+            let ok = args.tag.rsplit_once(':').is_some_and(|(repo, tag)| {
+                !repo.is_empty() && !repo.ends_with('/') && registry::valid_tag(tag)
+            });
+            if !ok {
+                return Err(relkit_core::Error::invalid(
+                    "--tag",
+                    format!("`{}` is not REPOSITORY:TAG", args.tag),
+                )
+                .into());
+            }
+            let epoch = relkit_core::buildtime::build_epoch(std::path::Path::new("."))?;
+            let digest = save::save(&args.layout, &args.platform, &args.tag, epoch, &args.out)?;
+            println!("{digest}");
+            Ok(())
+        }
     }
 }
 

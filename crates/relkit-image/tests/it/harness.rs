@@ -348,3 +348,16 @@ fn ca_and_server_cert(dir: &Path) -> (PathBuf, PathBuf) {
     // The registry serves server.pem; clients trust the CA.
     (p("ca.pem"), p("server-key.pem"))
 }
+
+/// The first layer of the one image in a single-image layout (skopeo's `oci:` output).
+pub(crate) fn layer_of_single(layout: &Path) -> PathBuf {
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let read = |p: PathBuf| -> Value { serde_json::from_slice(&fs_err::read(p).unwrap()).unwrap() };
+    let top = read(layout.join("index.json"));
+    let manifest = read(blob(top["manifests"][0]["digest"].as_str().unwrap()));
+    blob(manifest["layers"][0]["digest"].as_str().unwrap())
+}

@@ -766,3 +766,108 @@ fn pushes_the_image_a_finalized_release_records() {
     assert!(out.stdout.is_empty());
     assert_eq!(reg.log_count("/v2/relkit/quiet/"), 0, "nothing sent");
 }
+
+#[test]
+fn save_writes_a_tarball_skopeo_reads_as_docker_archive_and_oci_archive() {
+    require("skopeo");
+    let fx = Fixture::new();
+    let (layout, out) = fx.build_layout("layout", &[]);
+    let built = json(&out);
+    let amd64 = built["platforms"]["linux/amd64"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tarball = fx.dir.path().join("demo-amd64.tar");
+    let save = |out: &std::path::Path| {
+        let mut cmd = relkit_testkit::command(image_bin().to_str().unwrap());
+        cmd.args([
+            "save",
+            "--platform",
+            "linux/amd64",
+            "--tag",
+            "ghcr.io/relkit/demo:v1.2.3",
+        ])
+        .arg("--layout")
+        .arg(&layout)
+        .arg("--out")
+        .arg(out);
+        cmd
+    };
+    let o = run_ok(&mut save(&tarball));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), amd64);
+    let listing = run_ok(std::process::Command::new("tar").arg("-tvf").arg(&tarball));
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.contains(" manifest.json\n") && listing.contains(" index.json\n"),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().all(|l| l.starts_with("-rw-r--r-- 0/0")),
+        "{listing}"
+    );
+
+    // skopeo reads it as a Docker archive (what `docker load` takes) …
+    let inspect = run_ok(
+        std::process::Command::new("skopeo")
+            .args(["--insecure-policy", "inspect"])
+            .arg(format!("docker-archive:{}", tarball.display())),
+    );
+    let info: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info["Architecture"], "amd64");
+    assert_eq!(info["Labels"]["org.opencontainers.image.version"], "1.2.3");
+    // … and as an OCI archive, whose image is byte for byte the layout's.
+    let raw = run_ok(
+        std::process::Command::new("skopeo")
+            .args(["--insecure-policy", "inspect", "--raw"])
+            .arg(format!("oci-archive:{}", tarball.display())),
+    );
+    assert_eq!(
+        format!("sha256:{}", harness::sha256_bytes(&raw.stdout)),
+        amd64
+    );
+    // The binary comes back out with the input's sha256.
+    let copied = fx.dir.path().join("copied");
+    run_ok(
+        std::process::Command::new("skopeo")
+            .args(["--insecure-policy", "copy"])
+            .arg(format!("docker-archive:{}", tarball.display()))
+            .arg(format!("oci:{}:x", copied.display())),
+    );
+    let layer = harness::layer_of_single(&copied);
+    let x = fx.dir.path().join("x");
+    fs_err::create_dir_all(&x).unwrap();
+    // GNU tar finds the compression itself (skopeo may store the layer either way).
+    run_ok(
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&layer)
+            .arg("-C")
+            .arg(&x),
+    );
+    assert_eq!(
+        sha256_file(&x.join("usr/local/bin/demo")),
+        sha256_file(&fx.amd64)
+    );
+
+    // Reproducible: the same bytes again.
+    let again = fx.dir.path().join("again.tar");
+    run_ok(&mut save(&again));
+    assert!(fs_err::read(&again).unwrap() == fs_err::read(&tarball).unwrap());
+
+    // A platform the layout lacks, a tag without `:TAG`: one line, nothing written.
+    let none = fx.dir.path().join("none.tar");
+    let bad = |platform: &str, tag: &str| {
+        let mut cmd = relkit_testkit::command(image_bin().to_str().unwrap());
+        cmd.args(["save", "--platform", platform, "--tag", tag])
+            .arg("--layout")
+            .arg(&layout)
+            .arg("--out")
+            .arg(&none);
+        run(&mut cmd)
+    };
+    let line = one_error_line(&bad("linux/s390x", "ghcr.io/relkit/demo:v1"), 1);
+    assert!(line.contains("no `linux/s390x` image"), "{line}");
+    let line = one_error_line(&bad("linux/amd64", "ghcr.io/relkit/demo"), 1);
+    assert!(line.contains("is not REPOSITORY:TAG"), "{line}");
+    assert!(!none.exists());
+}
