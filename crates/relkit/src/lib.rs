@@ -11,6 +11,7 @@ pub mod config;
 pub mod dist;
 pub mod finalize;
 pub mod plan;
+pub mod publish_recipes;
 pub mod version;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,8 @@ pub enum Command {
     Install(relkit_verify::InstallArgs),
     /// Build a signed static APT repository from the previous tree plus `.deb` files.
     AptRepo(apt_repo::AptRepoArgs),
+    /// Commit the release's Homebrew formula to a tap and Scoop manifest to a bucket.
+    PublishRecipes(publish_recipes::PublishRecipesArgs),
 }
 
 /// An error from whichever helper ran.
@@ -166,6 +169,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             relkit_verify::install::run(&a).map_err(|e| Error::Verify(Box::new(e)))
         }
         Command::AptRepo(a) => apt_repo::run(&a),
+        Command::PublishRecipes(a) => publish_recipes::run(&a),
     }
 }
 

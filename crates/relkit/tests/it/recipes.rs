@@ -319,3 +319,122 @@ fn verify_checks_packages_and_recipes() {
         );
     }
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = kit::run_ok(
+        Command::new("git")
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@e.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@e.org")
+            .args(args),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A bare repository with one commit, and a clone of it to work in.
+fn remote_and_clone(d: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let bare = d.join(format!("{name}.git"));
+    let work = d.join(name);
+    git(
+        d,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "main",
+            bare.to_str().unwrap(),
+        ],
+    );
+    git(
+        d,
+        &[
+            "clone",
+            "--quiet",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    fs_err::write(work.join("README.md"), "tap\n").unwrap();
+    git(&work, &["add", "README.md"]);
+    git(&work, &["commit", "--quiet", "-m", "init"]);
+    git(&work, &["push", "--quiet", "origin", "HEAD:main"]);
+    git(
+        &work,
+        &["branch", "--quiet", "--set-upstream-to=origin/main"],
+    );
+    (bare, work)
+}
+
+/// release.yml's tap/bucket option: `relkit publish-recipes` commits the
+/// formula and the manifest into checkouts and pushes them; a second run
+/// changes nothing; a file that no longer matches the manifest is refused.
+#[test]
+fn publish_recipes_commits_to_a_tap_and_a_bucket() {
+    kit::require("git");
+    let dir = everywhere(RECIPES);
+    let d = dir.path();
+    let out = relkit(d, &["dist"], &[]);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    let (tap_git, tap) = remote_and_clone(d, "tap");
+    let (bucket_git, bucket) = remote_and_clone(d, "bucket");
+    let args = [
+        "publish-recipes",
+        "--dist",
+        "dist",
+        "--tap",
+        "tap",
+        "--bucket",
+        "bucket",
+        "--push",
+    ];
+    let env = [("RELKIT_RECIPES_TOKEN", "s3cret-token")];
+    let out = relkit(d, &args, &env);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    assert!(
+        !kit::render(&out, d).contains("s3cret"),
+        "the token was printed"
+    );
+    let shown = |bare: &Path, path: &str| git(bare, &["show", &format!("main:{path}")]);
+    assert_eq!(
+        shown(&tap_git, "Formula/tool.rb"),
+        fs_err::read_to_string(d.join("dist/tool.rb")).unwrap()
+    );
+    assert_eq!(
+        shown(&bucket_git, "bucket/tool.json"),
+        fs_err::read_to_string(d.join("dist/tool.json")).unwrap()
+    );
+    assert_eq!(
+        git(&tap_git, &["log", "-1", "--format=%s", "main"]),
+        "tool 1.4.0\n"
+    );
+    // Again: nothing to commit.
+    let out = relkit(d, &args, &env);
+    assert!(out.status.success(), "{}", kit::render(&out, d));
+    assert_eq!(git(&tap_git, &["rev-list", "--count", "main"]), "2\n");
+    assert_eq!(git(&bucket_git, &["rev-list", "--count", "main"]), "2\n");
+    let _ = (tap, bucket);
+    // A formula changed after the release was made is refused, nothing committed.
+    let rb = d.join("dist/tool.rb");
+    let text = fs_err::read_to_string(&rb).unwrap();
+    fs_err::write(&rb, text.replace("1.4.0", "6.6.6")).unwrap();
+    let out = relkit(d, &args, &env);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not match the sha256 manifest.json records"),
+        "{stderr}"
+    );
+    assert_eq!(git(&tap_git, &["rev-list", "--count", "main"]), "2\n");
+    // Not a checkout.
+    fs_err::write(&rb, &text).unwrap();
+    let out = relkit(d, &["publish-recipes", "--tap", "dist"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", kit::render(&out, d));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a git checkout"),
+        "{}",
+        kit::render(&out, d)
+    );
+}
