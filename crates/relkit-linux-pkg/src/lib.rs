@@ -7,6 +7,7 @@ pub mod apt_repo;
 pub mod ar;
 pub mod deb;
 pub mod debian;
+pub mod dnf_repo;
 pub mod layout;
 pub mod rpm;
 pub mod rpm_rules;

@@ -14,6 +14,7 @@ use relkit_linux_pkg::deb::{self, DebOptions};
 use relkit_linux_pkg::{Contents, Package, Relations, Shell};
 use relkit_testkit as kit;
 
+mod dnf_repo;
 mod rpm;
 
 /// A small static-pie program (as Rust's musl targets build them) printing `tool 1.2.3` for `--version`,

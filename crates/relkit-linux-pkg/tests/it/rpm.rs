@@ -305,7 +305,7 @@ fn rpmlint_finds_no_errors() {
 
 /// A root rpm can run scriptlets in: `/bin/sh` (the machine's dash and
 /// the libraries it links) and nothing else.
-fn throwaway_root(root: &Path) {
+pub(crate) fn throwaway_root(root: &Path) {
     kit::require("ldd");
     let sh = std::fs::canonicalize("/bin/sh").unwrap();
     let mut needed = vec![sh.clone()];

@@ -1,0 +1,656 @@
+//! A DNF/YUM repository as a static tree: the `.rpm` files and
+//! `repodata/` with `primary`, `filelists` and `other` (gzipped XML, as
+//! createrepo_c writes them), `repomd.xml` naming each by sha256 with its
+//! open (uncompressed) checksum and sizes, and `repomd.xml.asc`, a detached
+//! armored OpenPGP signature for `repo_gpgcheck`. Built from the previous
+//! tree plus new packages; every timestamp is SOURCE_DATE_EPOCH and the
+//! packages are sorted, so the same inputs give the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use relkit_core::atomic::Staging;
+use relkit_core::hash::Algo;
+
+use crate::{Error, invalid};
+
+/// Headers larger than this are refused (rpm itself caps them at 256 MiB;
+/// relkit's are a few KiB).
+const MAX_HEADER: u64 = 32 << 20;
+
+/// Name, epoch, version, release, arch: a package's identity.
+type Nevra = (String, u64, String, String, String);
+
+/// One tag's value as read back.
+#[derive(Debug, Clone)]
+enum Val {
+    Int(Vec<u64>),
+    Str(Vec<String>),
+    Bin,
+}
+
+/// What a repository lists about one package, read from its header.
+#[derive(Debug, Clone)]
+pub struct RpmInfo {
+    tags: BTreeMap<u32, Val>,
+    /// Offset of the main header and of its end (`rpm:header-range`).
+    header_start: u64,
+    header_end: u64,
+    /// The package file's size and sha256.
+    size: u64,
+    sha256: String,
+    /// Its file name.
+    file: String,
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Read one header structure at the reader's position: (index count,
+/// data size, raw index+data).
+fn read_header(r: &mut impl Read, path: &Path) -> Result<Vec<u8>, Error> {
+    let bad = |why: &str| invalid(format!("`{}`", path.display()), why.to_owned());
+    let mut intro = [0u8; 16];
+    r.read_exact(&mut intro)
+        .map_err(|_| bad("is not an RPM package (truncated header)"))?;
+    if intro[..4] != [0x8e, 0xad, 0xe8, 0x01] {
+        return Err(bad("is not an RPM package (no header magic)"));
+    }
+    let n = u64::from(be32(&intro, 8));
+    let data = u64::from(be32(&intro, 12));
+    let len = n * 16 + data;
+    if len > MAX_HEADER {
+        return Err(bad("has an RPM header over 32 MiB"));
+    }
+    let mut body = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    r.read_exact(&mut body)
+        .map_err(|_| bad("is not an RPM package (truncated header)"))?;
+    let mut out = intro.to_vec();
+    out.extend(body);
+    Ok(out)
+}
+
+/// Parse a header's entries into tags (string, string-array, i18n and
+/// integer types; binary values are only noted).
+fn parse_header(h: &[u8], path: &Path) -> Result<BTreeMap<u32, Val>, Error> {
+    let bad = || {
+        invalid(
+            format!("`{}`", path.display()),
+            "has a malformed RPM header",
+        )
+    };
+    let n = be32(h, 8) as usize;
+    let data = &h[16 + n * 16..];
+    let mut tags = BTreeMap::new();
+    for i in 0..n {
+        let e = 16 + i * 16;
+        let (tag, kind, off, count) = (
+            be32(h, e),
+            be32(h, e + 4),
+            be32(h, e + 8) as usize,
+            be32(h, e + 12) as usize,
+        );
+        let val = match kind {
+            2..=5 => {
+                let w = [1, 2, 4, 8][kind as usize - 2];
+                let bytes = data.get(off..off + w * count).ok_or_else(bad)?;
+                Val::Int(
+                    bytes
+                        .chunks(w)
+                        .map(|c| c.iter().fold(0u64, |a, &b| a << 8 | u64::from(b)))
+                        .collect(),
+                )
+            }
+            6 | 8 | 9 => {
+                let mut out = Vec::with_capacity(count);
+                let mut at = off;
+                for _ in 0..count {
+                    let rest = data.get(at..).ok_or_else(bad)?;
+                    let end = rest.iter().position(|&b| b == 0).ok_or_else(bad)?;
+                    out.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+                    at += end + 1;
+                }
+                Val::Str(out)
+            }
+            _ => Val::Bin,
+        };
+        tags.insert(tag, val);
+    }
+    Ok(tags)
+}
+
+/// Read what the repository needs from one `.rpm` (its headers only, then
+/// its digest streamed).
+pub fn read_rpm(path: &Path) -> Result<RpmInfo, Error> {
+    let (mut f, size) = relkit_core::input::open_regular(path)?;
+    let mut lead = [0u8; 96];
+    f.read_exact(&mut lead).map_err(|_| {
+        invalid(
+            format!("`{}`", path.display()),
+            "is not an RPM package (too short)",
+        )
+    })?;
+    if lead[..4] != [0xed, 0xab, 0xee, 0xdb] {
+        return Err(invalid(
+            format!("`{}`", path.display()),
+            "is not an RPM package (no lead magic)",
+        ));
+    }
+    let sig = read_header(&mut f, path)?;
+    let pad = (8 - sig.len() % 8) % 8;
+    let header_start = 96 + sig.len() as u64 + pad as u64;
+    f.seek(SeekFrom::Start(header_start))?;
+    let header = read_header(&mut f, path)?;
+    let header_end = header_start + header.len() as u64;
+    let tags = parse_header(&header, path)?;
+    f.rewind()?;
+    let digest = relkit_core::hash::hash_reader(&mut f, Algo::Sha256, |_| {})?;
+    let file = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let info = RpmInfo {
+        tags,
+        header_start,
+        header_end,
+        size,
+        sha256: digest.hex,
+        file,
+    };
+    for tag in [NAME, VERSION, RELEASE, ARCH] {
+        if info.str(tag).is_empty() {
+            return Err(invalid(
+                format!("`{}`", path.display()),
+                "has an RPM header without name, version, release or arch",
+            ));
+        }
+    }
+    Ok(info)
+}
+
+const NAME: u32 = 1000;
+const VERSION: u32 = 1001;
+const RELEASE: u32 = 1002;
+const EPOCH: u32 = 1003;
+const SUMMARY: u32 = 1004;
+const DESCRIPTION: u32 = 1005;
+const BUILDTIME: u32 = 1006;
+const BUILDHOST: u32 = 1007;
+const SIZE: u32 = 1009;
+const VENDOR: u32 = 1011;
+const LICENSE: u32 = 1014;
+const PACKAGER: u32 = 1015;
+const GROUP: u32 = 1016;
+const URL: u32 = 1020;
+const ARCH: u32 = 1022;
+const FILEMODES: u32 = 1030;
+const SOURCERPM: u32 = 1044;
+const PROVIDENAME: u32 = 1047;
+const REQUIREFLAGS: u32 = 1048;
+const REQUIRENAME: u32 = 1049;
+const REQUIREVERSION: u32 = 1050;
+const CONFLICTFLAGS: u32 = 1053;
+const CONFLICTNAME: u32 = 1054;
+const CONFLICTVERSION: u32 = 1055;
+const CHANGELOGTIME: u32 = 1080;
+const CHANGELOGNAME: u32 = 1081;
+const CHANGELOGTEXT: u32 = 1082;
+const PROVIDEFLAGS: u32 = 1112;
+const PROVIDEVERSION: u32 = 1113;
+const DIRINDEXES: u32 = 1116;
+const BASENAMES: u32 = 1117;
+const DIRNAMES: u32 = 1118;
+const RECOMMENDNAME: u32 = 5046;
+const RECOMMENDVERSION: u32 = 5047;
+const RECOMMENDFLAGS: u32 = 5048;
+
+impl RpmInfo {
+    fn str(&self, tag: u32) -> &str {
+        match self.tags.get(&tag) {
+            Some(Val::Str(v)) => v.first().map_or("", String::as_str),
+            _ => "",
+        }
+    }
+    fn strs(&self, tag: u32) -> &[String] {
+        match self.tags.get(&tag) {
+            Some(Val::Str(v)) => v,
+            _ => &[],
+        }
+    }
+    fn ints(&self, tag: u32) -> &[u64] {
+        match self.tags.get(&tag) {
+            Some(Val::Int(v)) => v,
+            _ => &[],
+        }
+    }
+    fn int(&self, tag: u32) -> u64 {
+        self.ints(tag).first().copied().unwrap_or(0)
+    }
+    /// `(name, epoch, version, release, arch)`: the package's identity.
+    fn key(&self) -> Nevra {
+        (
+            self.str(NAME).to_owned(),
+            self.int(EPOCH),
+            self.str(VERSION).to_owned(),
+            self.str(RELEASE).to_owned(),
+            self.str(ARCH).to_owned(),
+        )
+    }
+    /// Every installed path, with whether it is a folder.
+    fn paths(&self) -> Vec<(String, bool)> {
+        let dirs = self.strs(DIRNAMES);
+        let modes = self.ints(FILEMODES);
+        self.strs(BASENAMES)
+            .iter()
+            .zip(self.ints(DIRINDEXES))
+            .enumerate()
+            .map(|(i, (b, &d))| {
+                let dir = dirs
+                    .get(usize::try_from(d).unwrap_or(0))
+                    .map_or("", String::as_str);
+                let is_dir = modes.get(i).is_some_and(|m| m & 0o170_000 == 0o040_000);
+                (format!("{dir}{b}"), is_dir)
+            })
+            .collect()
+    }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn flags_name(flags: u64) -> Option<&'static str> {
+    match flags & 0x0e {
+        0x02 => Some("LT"),
+        0x0a => Some("LE"),
+        0x08 => Some("EQ"),
+        0x0c => Some("GE"),
+        0x04 => Some("GT"),
+        _ => None,
+    }
+}
+
+/// `<rpm:provides>` and the like: entries with their comparison.
+fn deps_xml(out: &mut String, pkg: &RpmInfo, element: &str, tags: [u32; 3]) {
+    let names = pkg.strs(tags[0]);
+    let flags = pkg.ints(tags[1]);
+    let versions = pkg.strs(tags[2]);
+    let entries: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.starts_with("rpmlib("))
+        .map(|(i, n)| {
+            let bits = flags.get(i).copied().unwrap_or(0);
+            let evr = versions.get(i).map_or("", String::as_str);
+            match flags_name(bits).filter(|_| !evr.is_empty()) {
+                Some(op) => {
+                    let (epoch, rest) = evr.split_once(':').unwrap_or(("0", evr));
+                    let (ver, rel) = match rest.rsplit_once('-') {
+                        Some((a, b)) => (a, Some(b)),
+                        None => (rest, None),
+                    };
+                    let rel = rel.map_or(String::new(), |r| format!(" rel=\"{}\"", esc(r)));
+                    format!(
+                        "        <rpm:entry name=\"{}\" flags=\"{op}\" epoch=\"{}\" ver=\"{}\"{rel}/>\n",
+                        esc(n),
+                        esc(epoch),
+                        esc(ver)
+                    )
+                }
+                None => format!("        <rpm:entry name=\"{}\"/>\n", esc(n)),
+            }
+        })
+        .collect();
+    if !entries.is_empty() {
+        let _ = write!(
+            out,
+            "      <rpm:{element}>\n{}      </rpm:{element}>\n",
+            entries.concat()
+        );
+    }
+}
+
+/// Whether primary.xml lists a file (as createrepo_c does: /etc, bin
+/// folders and sendmail; filelists.xml has them all).
+fn primary_file(path: &str) -> bool {
+    path.starts_with("/etc/") || path.contains("bin/") || path == "/usr/lib/sendmail"
+}
+
+fn primary_xml(pkgs: &[RpmInfo]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"{}\">\n",
+        pkgs.len()
+    );
+    for p in pkgs {
+        let (name, epoch, ver, rel, arch) = p.key();
+        let _ = write!(
+            s,
+            "<package type=\"rpm\">\n  <name>{}</name>\n  <arch>{}</arch>\n  <version epoch=\"{epoch}\" ver=\"{}\" rel=\"{}\"/>\n  <checksum type=\"sha256\" pkgid=\"YES\">{}</checksum>\n  <summary>{}</summary>\n  <description>{}</description>\n  <packager>{}</packager>\n  <url>{}</url>\n  <time file=\"{}\" build=\"{}\"/>\n  <size package=\"{}\" installed=\"{}\" archive=\"{}\"/>\n  <location href=\"{}\"/>\n  <format>\n    <rpm:license>{}</rpm:license>\n    <rpm:vendor>{}</rpm:vendor>\n    <rpm:group>{}</rpm:group>\n    <rpm:buildhost>{}</rpm:buildhost>\n    <rpm:sourcerpm>{}</rpm:sourcerpm>\n    <rpm:header-range start=\"{}\" end=\"{}\"/>\n",
+            esc(&name),
+            esc(&arch),
+            esc(&ver),
+            esc(&rel),
+            p.sha256,
+            esc(p.str(SUMMARY)),
+            esc(p.str(DESCRIPTION)),
+            esc(p.str(PACKAGER)),
+            esc(p.str(URL)),
+            p.int(BUILDTIME),
+            p.int(BUILDTIME),
+            p.size,
+            p.int(SIZE),
+            p.int(SIG_PAYLOADSIZE_MAIN),
+            esc(&p.file),
+            esc(p.str(LICENSE)),
+            esc(p.str(VENDOR)),
+            esc(p.str(GROUP)),
+            esc(p.str(BUILDHOST)),
+            esc(p.str(SOURCERPM)),
+            p.header_start,
+            p.header_end,
+        );
+        deps_xml(
+            &mut s,
+            p,
+            "provides",
+            [PROVIDENAME, PROVIDEFLAGS, PROVIDEVERSION],
+        );
+        deps_xml(
+            &mut s,
+            p,
+            "requires",
+            [REQUIRENAME, REQUIREFLAGS, REQUIREVERSION],
+        );
+        deps_xml(
+            &mut s,
+            p,
+            "conflicts",
+            [CONFLICTNAME, CONFLICTFLAGS, CONFLICTVERSION],
+        );
+        deps_xml(
+            &mut s,
+            p,
+            "recommends",
+            [RECOMMENDNAME, RECOMMENDFLAGS, RECOMMENDVERSION],
+        );
+        for (path, is_dir) in p.paths() {
+            if primary_file(&path) {
+                let kind = if is_dir { " type=\"dir\"" } else { "" };
+                let _ = writeln!(s, "    <file{kind}>{}</file>", esc(&path));
+            }
+        }
+        s.push_str("  </format>\n</package>\n");
+    }
+    s.push_str("</metadata>\n");
+    s
+}
+
+/// The archive size is not in relkit's main header; 0 as createrepo_c
+/// writes when the signature header's PAYLOADSIZE is absent.
+const SIG_PAYLOADSIZE_MAIN: u32 = 1046;
+
+fn pkg_open(s: &mut String, p: &RpmInfo) {
+    let (name, epoch, ver, rel, arch) = p.key();
+    let _ = writeln!(
+        s,
+        "<package pkgid=\"{}\" name=\"{}\" arch=\"{}\">\n  <version epoch=\"{epoch}\" ver=\"{}\" rel=\"{}\"/>",
+        p.sha256,
+        esc(&name),
+        esc(&arch),
+        esc(&ver),
+        esc(&rel)
+    );
+}
+
+fn filelists_xml(pkgs: &[RpmInfo]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"{}\">\n",
+        pkgs.len()
+    );
+    for p in pkgs {
+        pkg_open(&mut s, p);
+        for (path, is_dir) in p.paths() {
+            let kind = if is_dir { " type=\"dir\"" } else { "" };
+            let _ = writeln!(s, "  <file{kind}>{}</file>", esc(&path));
+        }
+        s.push_str("</package>\n");
+    }
+    s.push_str("</filelists>\n");
+    s
+}
+
+fn other_xml(pkgs: &[RpmInfo]) -> String {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<otherdata xmlns=\"http://linux.duke.edu/metadata/other\" packages=\"{}\">\n",
+        pkgs.len()
+    );
+    for p in pkgs {
+        pkg_open(&mut s, p);
+        let names = p.strs(CHANGELOGNAME);
+        let texts = p.strs(CHANGELOGTEXT);
+        for (i, t) in p.ints(CHANGELOGTIME).iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  <changelog author=\"{}\" date=\"{t}\">{}</changelog>",
+                esc(names.get(i).map_or("", String::as_str)),
+                esc(texts.get(i).map_or("", String::as_str))
+            );
+        }
+        s.push_str("</package>\n");
+    }
+    s.push_str("</otherdata>\n");
+    s
+}
+
+/// Signs `repomd.xml`: given its path, a binary detached OpenPGP signature.
+pub type Sign<'a> = crate::rpm::Sign<'a>;
+
+/// What a repository build wrote (paths inside the tree).
+#[derive(Debug, Clone)]
+pub struct RepoWritten {
+    /// Every file of the tree, sorted, relative to it.
+    pub files: Vec<String>,
+    /// The packages it lists, by file name.
+    pub packages: Vec<String>,
+}
+
+/// Build the repository in `out` from the `.rpm` files of `previous` (a
+/// folder holding an earlier tree, when given; its older versions are
+/// kept unless `keep_older` is false) plus `rpms`. `out` must not exist or
+/// be empty.
+pub fn build(
+    previous: Option<&Path>,
+    rpms: &[PathBuf],
+    out: &Path,
+    keep_older: bool,
+    epoch: i64,
+    sign: Option<Sign<'_>>,
+) -> Result<RepoWritten, Error> {
+    let mut all: BTreeMap<Nevra, (RpmInfo, PathBuf)> = BTreeMap::new();
+    let mut sources: Vec<PathBuf> = Vec::new();
+    if let Some(prev) = previous {
+        for entry in fs_err::read_dir(prev)? {
+            let p = entry?.path();
+            if p.extension().is_some_and(|e| e == "rpm") && p.is_file() {
+                sources.push(p);
+            }
+        }
+        sources.sort();
+    }
+    let new_start = sources.len();
+    sources.extend(rpms.iter().cloned());
+    let mut newest: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for (i, path) in sources.iter().enumerate() {
+        let info = read_rpm(path)?;
+        let key = info.key();
+        if i >= new_start {
+            newest.insert(
+                (key.0.clone(), key.4.clone()),
+                (key.2.clone(), key.3.clone()),
+            );
+        }
+        if let Some((old, _)) = all.get(&key) {
+            if old.sha256 != info.sha256 {
+                return Err(invalid(
+                    format!("`{}`", path.display()),
+                    format!(
+                        "{} {}-{}.{} is already in the repository with different bytes",
+                        key.0, key.2, key.3, key.4
+                    ),
+                ));
+            }
+        }
+        all.insert(key, (info, path.clone()));
+    }
+    if !keep_older {
+        all.retain(|k, _| {
+            newest
+                .get(&(k.0.clone(), k.4.clone()))
+                .is_none_or(|(v, r)| *v == k.2 && *r == k.3)
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (info, path) in all.values() {
+        if !names.insert(info.file.clone()) {
+            return Err(invalid(
+                format!("`{}`", path.display()),
+                "two packages share this file name",
+            ));
+        }
+    }
+    let pkgs: Vec<RpmInfo> = all.values().map(|(i, _)| i.clone()).collect();
+    u64::try_from(epoch).map_err(|_| invalid("SOURCE_DATE_EPOCH", "is before 1970"))?;
+
+    let mut staging = Staging::new();
+    staging.ensure_dir(out)?;
+    staging.ensure_dir(&out.join("repodata"))?;
+    let mut files = Vec::new();
+    for (info, path) in all.values() {
+        let dest = out.join(&info.file);
+        let tmp = staging.create(&dest)?;
+        let (mut src, _) = relkit_core::input::open_regular(path)?;
+        std::io::copy(&mut src, tmp.as_file_mut())?;
+        files.push(info.file.clone());
+    }
+    files.extend(write_metadata(&mut staging, out, &pkgs, epoch, sign)?);
+    staging.commit()?;
+    files.sort();
+    Ok(RepoWritten {
+        files,
+        packages: pkgs.iter().map(|p| p.file.clone()).collect(),
+    })
+}
+
+/// repodata/: the three gzipped XML files named by their sha256,
+/// repomd.xml listing them, and its signature.
+fn write_metadata(
+    staging: &mut Staging,
+    out: &Path,
+    pkgs: &[RpmInfo],
+    epoch: i64,
+    sign: Option<Sign<'_>>,
+) -> Result<Vec<String>, Error> {
+    let time = u64::try_from(epoch).unwrap_or(0);
+    let mut files = Vec::new();
+    let mut records = String::new();
+    for (kind, xml) in [
+        ("primary", primary_xml(pkgs)),
+        ("filelists", filelists_xml(pkgs)),
+        ("other", other_xml(pkgs)),
+    ] {
+        let gz = crate::layout::gzip_max(xml.as_bytes(), epoch)?;
+        let sum = hex_sha256(&gz);
+        let open = hex_sha256(xml.as_bytes());
+        let href = format!("repodata/{sum}-{kind}.xml.gz");
+        staging.write(&out.join(&href), &gz)?;
+        files.push(href.clone());
+        let _ = write!(
+            records,
+            "  <data type=\"{kind}\">\n    <checksum type=\"sha256\">{sum}</checksum>\n    <open-checksum type=\"sha256\">{open}</open-checksum>\n    <location href=\"{href}\"/>\n    <timestamp>{time}</timestamp>\n    <size>{}</size>\n    <open-size>{}</open-size>\n  </data>\n",
+            gz.len(),
+            xml.len()
+        );
+    }
+    let repomd = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n  <revision>{time}</revision>\n{records}</repomd>\n"
+    );
+    let repomd_path = out.join("repodata/repomd.xml");
+    staging.write(&repomd_path, repomd.as_bytes())?;
+    files.push("repodata/repomd.xml".to_owned());
+    if let Some(sign) = sign {
+        let mut t = tempfile::NamedTempFile::new_in(out).map_err(relkit_core::Error::from)?;
+        t.write_all(repomd.as_bytes())?;
+        t.flush()?;
+        let sig = sign(t.path())?;
+        staging.write(&out.join("repodata/repomd.xml.asc"), armor(&sig).as_bytes())?;
+        files.push("repodata/repomd.xml.asc".to_owned());
+    }
+    Ok(files)
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    let mut h = Algo::Sha256.hasher();
+    h.update(b);
+    h.finish_hex()
+}
+
+/// ASCII armor (RFC 4880 §6) of a binary signature, with its CRC-24.
+pub fn armor(sig: &[u8]) -> String {
+    let mut crc: u32 = 0x00b7_04ce;
+    for &b in sig {
+        crc ^= u32::from(b) << 16;
+        for _ in 0..8 {
+            crc <<= 1;
+            if crc & 0x0100_0000 != 0 {
+                crc ^= 0x0186_4cfb;
+            }
+        }
+    }
+    crc &= 0x00ff_ffff;
+    let b64 = base64_std(sig);
+    let mut s = String::from("-----BEGIN PGP SIGNATURE-----\n\n");
+    for line in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(line).unwrap_or_default());
+        s.push('\n');
+    }
+    let crc_bytes = [(crc >> 16) as u8, (crc >> 8) as u8, crc as u8];
+    let _ = write!(
+        s,
+        "={}\n-----END PGP SIGNATURE-----\n",
+        base64_std(&crc_bytes)
+    );
+    s
+}
+
+fn base64_std(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
