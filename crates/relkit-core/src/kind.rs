@@ -38,9 +38,13 @@ impl ArtifactKind {
     pub fn rules(self) -> Rules {
         use ArtifactKind as K;
         let (checksummed, signed, uploaded) = match self {
-            K::Archive | K::Executable | K::DebPackage | K::RpmPackage | K::Installer => {
-                (true, Signed::OnRequest, true)
-            }
+            // (A `docker load` tarball is a packaged form of the binaries, like an archive.)
+            K::Archive
+            | K::Executable
+            | K::DebPackage
+            | K::RpmPackage
+            | K::Installer
+            | K::ImageArchive => (true, Signed::OnRequest, true),
             // Package-manager recipes name archives by url and sha256: the
             // user's package manager checks those, SHA256SUMS covers the recipe.
             K::HomebrewFormula | K::ScoopManifest => (true, Signed::OnRequest, true),
@@ -103,6 +107,8 @@ impl ArtifactKind {
             ArtifactKind::DebPackage
         } else if ends(".rpm") {
             ArtifactKind::RpmPackage
+        } else if ends(".image.tar") {
+            ArtifactKind::ImageArchive
         } else if ends(".rb") {
             ArtifactKind::HomebrewFormula
         } else if ends(".json") && name != "manifest.json" && !ends(".part.json") {
@@ -177,6 +183,11 @@ mod tests {
             ("tool-1.2.3~rc.1-1.x86_64.rpm", ArtifactKind::RpmPackage),
             ("notes.txt", ArtifactKind::Other),
             ("tool.rb", ArtifactKind::HomebrewFormula),
+            (
+                "tool-1.2.3-linux-amd64.image.tar",
+                ArtifactKind::ImageArchive,
+            ),
+            ("plain.tar", ArtifactKind::Other),
             ("tool.json", ArtifactKind::ScoopManifest),
             ("manifest.json", ArtifactKind::Other),
             (

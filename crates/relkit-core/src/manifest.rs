@@ -178,6 +178,9 @@ pub enum ArtifactKind {
     /// A Scoop manifest (`NAME.json`: any JSON release file no other kind
     /// claims), installable by URL or committed to a bucket.
     ScoopManifest,
+    /// A container image as a `docker load` tarball
+    /// (`NAME-VERSION-OS-ARCH.image.tar`).
+    ImageArchive,
     /// Any other file.
     Other,
 }

@@ -69,6 +69,10 @@ pub struct Image {
     /// Layer compression: `gzip` or `zstd` [default: `gzip`].
     #[serde(default)]
     pub compression: ImageCompression,
+    /// Also write each platform's image as a `docker load` tarball,
+    /// `NAME-VERSION-OS-ARCH.image.tar`, a release file [default: false].
+    #[serde(default)]
+    pub docker_archive: bool,
     /// CA certificates (PEM) to trust for the base image's registry.
     pub ca_file: Option<PathBuf>,
 }

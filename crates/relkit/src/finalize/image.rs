@@ -62,6 +62,9 @@ impl Stage for Images {
             platforms: built.platforms,
             tags,
         };
+        if cfg.docker_archive {
+            docker_archives(cx, &image, &built.targets)?;
+        }
         if !cfg.push {
             atomic::write_file(&cx.dir.join(relkit_image::release::NO_PUSH), b"")?;
         }
@@ -207,6 +210,34 @@ pub(crate) fn previous_files(out: &Path) -> Vec<PathBuf> {
 pub(crate) fn clear_previous(out: &Path) -> Result<(), Error> {
     for f in previous_files(out) {
         fs_err::remove_file(&f).map_err(CoreError::from)?;
+    }
+    Ok(())
+}
+
+/// One `docker load` tarball per platform, listed as release files of its
+/// target: `NAME-VERSION-OS-ARCH.image.tar`, named `REPOSITORY:VERSION`.
+fn docker_archives(
+    cx: &mut Context<'_>,
+    image: &Image,
+    targets: &std::collections::BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let layout = cx.dir.join(relkit_image::release::LAYOUT);
+    let version = cx.release.version.to_string().replace('+', "_");
+    let repo_tag = format!("{}:{version}", image.repository);
+    for (target, platform) in targets {
+        let file = format!(
+            "{}-{}-{}.image.tar",
+            cx.release.name,
+            cx.release.version,
+            platform.replace('/', "-")
+        );
+        let path = cx.dir.join(&file);
+        relkit_image::save::save(&layout, platform, &repo_tag, cx.release.epoch, &path)
+            .map_err(|e| Error::Image(Box::new(e)))?;
+        cx.add_files(&[path])?;
+        if let Some(m) = cx.manifest.artifacts.iter_mut().find(|m| m.file == file) {
+            m.target = Some(target.clone());
+        }
     }
     Ok(())
 }

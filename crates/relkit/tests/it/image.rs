@@ -193,13 +193,54 @@ fn dist_builds_an_image_recorded_in_the_manifest_and_notes() {
 
 #[test]
 fn push_false_records_the_image_and_marks_it_not_to_push() {
-    let dir = image_project(&format!("{IMAGE}push = false\n"));
+    let dir = image_project(&format!("{IMAGE}push = false\ndocker-archive = true\n"));
     let d = dir.path();
     let out = relkit(d, &["dist"], &[("SOURCE_DATE_EPOCH", "1700000001")]);
     assert!(out.status.success(), "{}", kit::render(&out, d));
     assert!(d.join("dist/.relkit/image.no-push").is_file());
     let m = read_json(&d.join("dist/manifest.json"));
     assert!(m["images"][0]["index_digest"].is_string());
+    // docker-archive: a `docker load` tarball per platform, a release file
+    // of its target, checksummed; skopeo reads it as a Docker archive.
+    let sums = fs_err::read_to_string(d.join("dist/SHA256SUMS")).unwrap();
+    for (platform, target, arch) in [
+        ("linux-amd64", "x86_64-unknown-linux-musl", "amd64"),
+        ("linux-arm64", "aarch64-unknown-linux-musl", "arm64"),
+    ] {
+        let file = format!("tool-1.4.0-{platform}.image.tar");
+        assert!(sums.contains(&format!("  {file}\n")), "{sums}");
+        let a = m["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["file"] == file.as_str())
+            .unwrap_or_else(|| panic!("{file} not listed"));
+        assert_eq!(a["kind"], "image-archive");
+        assert_eq!(a["target"], target);
+        kit::require("skopeo");
+        let info = kit::run_ok(
+            Command::new("skopeo")
+                .args(["--insecure-policy", "inspect"])
+                .arg(format!(
+                    "docker-archive:{}",
+                    d.join("dist").join(&file).display()
+                )),
+        );
+        let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(info["Architecture"], arch);
+        // The name `docker load` gives it (skopeo's RepoTags lists registry tags only).
+        let docker = kit::run_ok(
+            Command::new("tar")
+                .arg("-xOf")
+                .arg(d.join("dist").join(&file))
+                .arg("manifest.json"),
+        );
+        let docker: serde_json::Value = serde_json::from_slice(&docker.stdout).unwrap();
+        assert_eq!(
+            docker[0]["RepoTags"],
+            serde_json::json!(["registry.example:5000/acme/tool:1.4.0"])
+        );
+    }
     // `relkit image push --release` then pushes nothing and says why.
     let push = relkit(
         d,
