@@ -38,16 +38,18 @@ impl ArtifactKind {
     pub fn rules(self) -> Rules {
         use ArtifactKind as K;
         let (checksummed, signed, uploaded) = match self {
-            // (A `docker load` tarball is a packaged form of the binaries, like an archive.)
+            // (A `docker load` tarball is a packaged form of the binaries,
+            // like an archive. Package-manager recipes name archives by url
+            // and sha256: the user's package manager checks those,
+            // SHA256SUMS covers the recipe.)
             K::Archive
             | K::Executable
             | K::DebPackage
             | K::RpmPackage
             | K::Installer
-            | K::ImageArchive => (true, Signed::OnRequest, true),
-            // Package-manager recipes name archives by url and sha256: the
-            // user's package manager checks those, SHA256SUMS covers the recipe.
-            K::HomebrewFormula | K::ScoopManifest => (true, Signed::OnRequest, true),
+            | K::ImageArchive
+            | K::HomebrewFormula
+            | K::ScoopManifest => (true, Signed::OnRequest, true),
             // SHA256SUMS is what users verify; signing it covers every file it lists.
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
