@@ -628,7 +628,8 @@ pub fn armor(sig: &[u8]) -> String {
         s.push_str(std::str::from_utf8(line).unwrap_or_default());
         s.push('\n');
     }
-    let crc_bytes = [(crc >> 16) as u8, (crc >> 8) as u8, crc as u8];
+    let [_, hi, mid, lo] = crc.to_be_bytes();
+    let crc_bytes = [hi, mid, lo];
     let _ = write!(
         s,
         "={}\n-----END PGP SIGNATURE-----\n",

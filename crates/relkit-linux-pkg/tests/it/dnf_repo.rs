@@ -4,6 +4,10 @@
 //! was not given; createrepo_c's metadata for the same packages lists the
 //! same packages with the same checksums, and dnf accepts both.
 
+// Scenario tests name their few recurring things in one letter (d: the
+// work folder, w: what was written, o: a tool's output).
+#![allow(clippy::many_single_char_names)]
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -162,7 +166,7 @@ fn dnf_installs_from_the_signed_repository_and_refuses_tampering() {
     let tree = d.join("tree");
     let w = dnf_repo::build(
         Some(&previous),
-        &[new.clone()],
+        std::slice::from_ref(&new),
         &tree,
         true,
         EPOCH,
@@ -176,7 +180,15 @@ fn dnf_installs_from_the_signed_repository_and_refuses_tampering() {
     assert!(w.files.contains(&"repodata/repomd.xml.asc".to_owned()));
     // Reproducible: the same inputs give the same metadata.
     let again = d.join("again");
-    dnf_repo::build(Some(&previous), &[new.clone()], &again, true, EPOCH, None).unwrap();
+    dnf_repo::build(
+        Some(&previous),
+        std::slice::from_ref(&new),
+        &again,
+        true,
+        EPOCH,
+        None,
+    )
+    .unwrap();
     assert_eq!(
         fs_err::read(tree.join("repodata/repomd.xml")).unwrap(),
         fs_err::read(again.join("repodata/repomd.xml")).unwrap()

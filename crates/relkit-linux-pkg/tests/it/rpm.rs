@@ -4,6 +4,10 @@
 //! installing, verifying and erasing the package in a throwaway root; plus
 //! reproducibility and refusals of bad input.
 
+// Scenario tests name their few recurring things in one letter (d: the
+// work folder, w: what was written, o: a tool's output).
+#![allow(clippy::many_single_char_names)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -59,6 +63,8 @@ pub(crate) fn key(dir: &Path) -> Key {
 
 impl Key {
     /// Signs a file as relkit-sign's GpgSigner does (binary, detached).
+    // The shape `rpm::Sign` takes; a failing gpg fails the test instead.
+    #[allow(clippy::unnecessary_wraps)]
     pub(crate) fn sign(&self, file: &Path) -> Result<Vec<u8>, relkit_core::Error> {
         let out = Command::new("gpg")
             .arg("--homedir")
