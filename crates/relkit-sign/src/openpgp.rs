@@ -36,6 +36,8 @@ pub struct GpgSigner {
     /// Primary key fingerprint of the signing key.
     fingerprint: String,
     passphrase: Option<Secret>,
+    /// Detached signatures are made at this time (`at_time`), else now.
+    time: Option<i64>,
 }
 
 impl GpgSigner {
@@ -53,6 +55,7 @@ impl GpgSigner {
             local_user: key_id.map(str::to_owned),
             fingerprint: String::new(),
             passphrase,
+            time: None,
         };
         if let Some(env) = import_key_env {
             let key = Secret::from_env(env)?;
@@ -117,6 +120,16 @@ impl GpgSigner {
         Ok(signer)
     }
 
+    /// Make every detached signature at `time` (SOURCE_DATE_EPOCH; the
+    /// key's creation time if that is later) instead of now. A signature
+    /// holds its creation time, so this is what makes a release signed
+    /// twice with an RSA or EdDSA key (deterministic schemes) byte-identical,
+    /// `.rpm` headers included.
+    pub fn at_time(mut self, time: i64) -> Result<Self, Error> {
+        self.time = Some(time.max(self.key_created()?));
+        Ok(self)
+    }
+
     /// Binary (not armored) detached signature of `file`.
     pub fn sign_detached(&self, file: &Path) -> Result<Vec<u8>, Error> {
         drop(relkit_core::hash::open_regular(file)?);
@@ -129,6 +142,9 @@ impl GpgSigner {
             "--output".into(),
             "-".into(),
         ];
+        if let Some(at) = self.time {
+            args.push(format!("--faked-system-time={at}!").into());
+        }
         if let Some(u) = &self.local_user {
             args.push("--local-user".into());
             args.push(u.into());

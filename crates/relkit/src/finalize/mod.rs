@@ -277,7 +277,7 @@ pub fn finalize(
     published: Option<&dyn Published>,
     timings: Option<BTreeMap<String, u64>>,
 ) -> Result<Manifest, Error> {
-    let signers = signers(config)?;
+    let signers = signers(config, release.epoch)?;
     let merged = merge_parts(release, dir, parts)?;
     let mut cx = Context {
         release,
@@ -416,8 +416,11 @@ fn merge_parts(release: &Release, dir: &Path, parts: &[PathBuf]) -> Result<Manif
     Ok(m)
 }
 
-/// Every signer relkit.toml configures whose key is present.
-fn signers(config: &Config) -> Result<Vec<Box<dyn Signer>>, Error> {
+/// Every signer relkit.toml configures whose key is present. OpenPGP
+/// signatures are made at the build time `epoch`, so they are as
+/// reproducible as the files they sign with an RSA or EdDSA key
+/// (minisign's are not: the minisign crate mixes random noise into each).
+fn signers(config: &Config, epoch: i64) -> Result<Vec<Box<dyn Signer>>, Error> {
     let sign_err = |e| Error::Sign(Box::new(e));
     let mut out: Vec<Box<dyn Signer>> = Vec::new();
     let s = &config.sign;
@@ -449,6 +452,7 @@ fn signers(config: &Config) -> Result<Vec<Box<dyn Signer>>, Error> {
                 s.gpg_passphrase_env.as_deref(),
                 s.gpg_import_key_env.as_deref(),
             )
+            .and_then(|g| g.at_time(epoch))
             .map_err(sign_err)?,
         ));
     }

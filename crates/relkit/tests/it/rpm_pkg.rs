@@ -125,6 +125,17 @@ fn dist_writes_a_signed_rpm_per_linux_target() {
         listing.contains(" /usr/share/doc/tool/README.md\n"),
         "{listing}"
     );
+    // Signed at the build time, not at the time of signing: a second build
+    // a second later is byte-identical, the header's RSA signature included.
+    let first = fs_err::read(&path).unwrap();
+    fs_err::remove_dir_all(d.join("dist")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = relkit(d, &["dist"], &env);
+    assert!(again.status.success(), "{}", kit::render(&again, d));
+    assert!(
+        first == fs_err::read(&path).unwrap(),
+        "the signed .rpm differs on a second build"
+    );
 }
 
 #[test]
