@@ -212,11 +212,31 @@ pub fn workspace_bin_dir(bins: &[&str]) -> PathBuf {
         .canonicalize()
         .expect("repository root");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(&root)
-        .args(["test", "--no-run", "--workspace", "--quiet"])
-        .output()
-        .expect("run cargo test --no-run");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["test", "--no-run", "--workspace", "--quiet"]);
+    // The variables cargo and nextest give a test (`CARGO_PKG_NAME`,
+    // `CARGO_MANIFEST_DIR`, …) are names build scripts such as ring's watch
+    // with `rerun-if-env-changed`: inherited, they would make this build
+    // rerun those scripts and rebuild everything above them. It gets the
+    // environment of the shell that started the test run.
+    for (key, _) in std::env::vars_os() {
+        let Some(k) = key.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || k.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                k,
+                "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            )
+        {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().expect("run cargo test --no-run");
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
         .join("debug");
