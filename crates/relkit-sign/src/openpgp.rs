@@ -132,17 +132,41 @@ impl GpgSigner {
 
     /// Binary (not armored) detached signature of `file`.
     pub fn sign_detached(&self, file: &Path) -> Result<Vec<u8>, Error> {
+        // Binary even when gpg.conf says `armor`: Terraform wants binary.
+        let out = self.sign_with(file, &["--detach-sign", "--no-armor"], self.time)?;
+        tracing::debug!(
+            "signed `{}` with gpg key {}",
+            file.display(),
+            self.fingerprint
+        );
+        Ok(out)
+    }
+
+    /// An ASCII-armored signature of a text file, as APT reads them:
+    /// `Clear` makes an `InRelease`-style clearsigned copy, `Detached` a
+    /// `Release.gpg`. Made at `time` (SOURCE_DATE_EPOCH, not before the
+    /// key's creation), so the same file and key give the same signature.
+    pub fn sign_text(&self, file: &Path, how: TextSignature, time: i64) -> Result<Vec<u8>, Error> {
+        let at = time.max(self.key_created()?);
+        let mode = match how {
+            TextSignature::Clear => "--clearsign",
+            TextSignature::Detached => "--detach-sign",
+        };
+        self.sign_with(
+            file,
+            &["--armor", "--digest-algo", "SHA512", mode],
+            Some(at),
+        )
+    }
+
+    /// Run gpg to sign `file` with `mode` arguments, made at `at` when given
+    /// (else now); the signature is gpg's stdout.
+    fn sign_with(&self, file: &Path, mode: &[&str], at: Option<i64>) -> Result<Vec<u8>, Error> {
         drop(relkit_core::hash::open_regular(file)?);
-        let mut args: Vec<OsString> = vec![
-            "--status-fd".into(),
-            "2".into(),
-            "--detach-sign".into(),
-            // Binary even when gpg.conf says `armor`: Terraform wants binary.
-            "--no-armor".into(),
-            "--output".into(),
-            "-".into(),
-        ];
-        if let Some(at) = self.time {
+        let mut args: Vec<OsString> = vec!["--status-fd".into(), "2".into()];
+        args.extend(mode.iter().map(Into::into));
+        args.extend(["--output".into(), "-".into()]);
+        if let Some(at) = at {
             args.push(format!("--faked-system-time={at}!").into());
         }
         if let Some(u) = &self.local_user {
@@ -166,61 +190,6 @@ impl GpgSigner {
         let out = self.run(&args, stdin.as_ref().map(|s| s.expose().as_bytes()))?;
         let created = out.status_lines().any(|l| l.starts_with("SIG_CREATED "));
         if !out.ok || !created || out.stdout.is_empty() {
-            return Err(Error::Gpg(format!(
-                "cannot sign `{}`: {}",
-                file.display(),
-                out.last_error()
-            )));
-        }
-        tracing::debug!(
-            "signed `{}` with gpg key {}",
-            file.display(),
-            self.fingerprint
-        );
-        Ok(out.stdout)
-    }
-
-    /// An ASCII-armored signature of a text file, as APT reads them:
-    /// `Clear` makes an `InRelease`-style clearsigned copy, `Detached` a
-    /// `Release.gpg`. Made at `time` (SOURCE_DATE_EPOCH, not before the
-    /// key's creation), so the same file and key give the same signature.
-    pub fn sign_text(&self, file: &Path, how: TextSignature, time: i64) -> Result<Vec<u8>, Error> {
-        drop(relkit_core::hash::open_regular(file)?);
-        let created = self.key_created()?;
-        let at = time.max(created);
-        let mut args: Vec<OsString> = vec![
-            "--status-fd".into(),
-            "2".into(),
-            "--armor".into(),
-            "--digest-algo".into(),
-            "SHA512".into(),
-            format!("--faked-system-time={at}!").into(),
-            match how {
-                TextSignature::Clear => "--clearsign".into(),
-                TextSignature::Detached => "--detach-sign".into(),
-            },
-            "--output".into(),
-            "-".into(),
-        ];
-        if let Some(u) = &self.local_user {
-            args.push("--local-user".into());
-            args.push(u.into());
-        }
-        if self.passphrase.is_some() || self.home.is_some() {
-            args.extend(["--pinentry-mode".into(), "loopback".into()]);
-        }
-        if self.passphrase.is_some() {
-            args.extend(["--passphrase-fd".into(), "0".into()]);
-        }
-        args.push("--".into());
-        args.push(file.as_os_str().to_owned());
-        let stdin = self
-            .passphrase
-            .as_ref()
-            .map(|p| Secret::quiet(format!("{}\n", p.expose())));
-        let out = self.run(&args, stdin.as_ref().map(|s| s.expose().as_bytes()))?;
-        let signed = out.status_lines().any(|l| l.starts_with("SIG_CREATED "));
-        if !out.ok || !signed || out.stdout.is_empty() {
             return Err(Error::Gpg(format!(
                 "cannot sign `{}`: {}",
                 file.display(),
