@@ -172,41 +172,14 @@ pub fn read_rpm(path: &Path) -> Result<RpmInfo, Error> {
     Ok(info)
 }
 
-const NAME: u32 = 1000;
-const VERSION: u32 = 1001;
-const RELEASE: u32 = 1002;
-const EPOCH: u32 = 1003;
-const SUMMARY: u32 = 1004;
-const DESCRIPTION: u32 = 1005;
-const BUILDTIME: u32 = 1006;
-const BUILDHOST: u32 = 1007;
-const SIZE: u32 = 1009;
-const VENDOR: u32 = 1011;
-const LICENSE: u32 = 1014;
-const PACKAGER: u32 = 1015;
-const GROUP: u32 = 1016;
-const URL: u32 = 1020;
-const ARCH: u32 = 1022;
-const FILEMODES: u32 = 1030;
-const SOURCERPM: u32 = 1044;
-const PROVIDENAME: u32 = 1047;
-const REQUIREFLAGS: u32 = 1048;
-const REQUIRENAME: u32 = 1049;
-const REQUIREVERSION: u32 = 1050;
-const CONFLICTFLAGS: u32 = 1053;
-const CONFLICTNAME: u32 = 1054;
-const CONFLICTVERSION: u32 = 1055;
-const CHANGELOGTIME: u32 = 1080;
-const CHANGELOGNAME: u32 = 1081;
-const CHANGELOGTEXT: u32 = 1082;
-const PROVIDEFLAGS: u32 = 1112;
-const PROVIDEVERSION: u32 = 1113;
-const DIRINDEXES: u32 = 1116;
-const BASENAMES: u32 = 1117;
-const DIRNAMES: u32 = 1118;
-const RECOMMENDNAME: u32 = 5046;
-const RECOMMENDVERSION: u32 = 5047;
-const RECOMMENDFLAGS: u32 = 5048;
+// The RPM tags, as the writer names them.
+use crate::rpm::{
+    ARCH, BASENAMES, BUILDHOST, BUILDTIME, CHANGELOGNAME, CHANGELOGTEXT, CHANGELOGTIME,
+    CONFLICTFLAGS, CONFLICTNAME, CONFLICTVERSION, DESCRIPTION, DIRINDEXES, DIRNAMES, EPOCH,
+    FILEMODES, GROUP, LICENSE, NAME, PACKAGER, PROVIDEFLAGS, PROVIDENAME, PROVIDEVERSION,
+    RECOMMENDFLAGS, RECOMMENDNAME, RECOMMENDVERSION, RELEASE, REQUIREFLAGS, REQUIRENAME,
+    REQUIREVERSION, SIG_PAYLOADSIZE_MAIN, SIZE, SOURCERPM, SUMMARY, URL, VENDOR, VERSION,
+};
 
 impl RpmInfo {
     fn str(&self, tag: u32) -> &str {
@@ -399,10 +372,6 @@ fn primary_xml(pkgs: &[RpmInfo]) -> String {
     s.push_str("</metadata>\n");
     s
 }
-
-/// The archive size is not in relkit's main header; 0 as createrepo_c
-/// writes when the signature header's PAYLOADSIZE is absent.
-const SIG_PAYLOADSIZE_MAIN: u32 = 1046;
 
 fn pkg_open(s: &mut String, p: &RpmInfo) {
     let (name, epoch, ver, rel, arch) = p.key();
