@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use relkit_core::atomic::Staging;
 use relkit_core::hash::Algo;
+use relkit_core::input::Limit;
 
 use crate::{Error, invalid};
 
@@ -105,7 +106,9 @@ fn parse_header(h: &[u8], path: &Path) -> Result<BTreeMap<u32, Val>, Error> {
                 )
             }
             6 | 8 | 9 => {
-                let mut out = Vec::with_capacity(count);
+                // Each string takes at least its NUL: a count beyond the data is
+                // a malformed header, not an allocation.
+                let mut out = Vec::with_capacity(count.min(data.len()));
                 let mut at = off;
                 for _ in 0..count {
                     let rest = data.get(at..).ok_or_else(bad)?;
@@ -115,7 +118,11 @@ fn parse_header(h: &[u8], path: &Path) -> Result<BTreeMap<u32, Val>, Error> {
                 }
                 Val::Str(out)
             }
-            _ => Val::Bin,
+            _ => {
+                // Binary (and char) values are not read, but must lie in the data.
+                data.get(off..off.saturating_add(count)).ok_or_else(bad)?;
+                Val::Bin
+            }
         };
         tags.insert(tag, val);
     }
@@ -426,8 +433,11 @@ fn other_xml(pkgs: &[RpmInfo]) -> String {
     s
 }
 
-/// Signs `repomd.xml`: given its path, a binary detached OpenPGP signature.
-pub type Sign<'a> = crate::rpm::Sign<'a>;
+/// Signs `repomd.xml`: given its path, an ASCII-armored detached OpenPGP
+/// signature (`gpg --armor --detach-sign`, relkit-sign's
+/// `GpgSigner::sign_text` with `TextSignature::Detached`), written as
+/// `repomd.xml.asc` byte for byte.
+pub type Sign<'a> = &'a dyn Fn(&Path) -> Result<Vec<u8>, relkit_core::Error>;
 
 /// What a repository build wrote (paths inside the tree).
 #[derive(Debug, Clone)]
@@ -438,10 +448,26 @@ pub struct RepoWritten {
     pub packages: Vec<String>,
 }
 
-/// Build the repository in `out` from the `.rpm` files of `previous` (a
-/// folder holding an earlier tree, when given; its older versions are
-/// kept unless `keep_older` is false) plus `rpms`. `out` must not exist or
-/// be empty.
+/// The largest `repomd.xml` read back from a previous tree (ours are under
+/// 2 KiB; createrepo_c's with every database under 8 KiB).
+const REPOMD_LIMIT: Limit = Limit::new("repomd.xml", 1 << 20);
+/// The largest uncompressed `primary.xml` read back from a previous tree:
+/// about 2 KiB a package, so room for 100,000 of them.
+const PRIMARY_LIMIT: u64 = 256 << 20;
+
+/// One package of the previous tree: its path and the sha256 its
+/// repodata lists for it.
+#[derive(Debug)]
+struct Listed {
+    path: PathBuf,
+    sha256: String,
+}
+
+/// Build the repository in `out` from the packages the previous tree's
+/// repodata lists (`previous`, when given: each must be there with the
+/// sha256 listed; older versions are kept unless `keep_older` is false)
+/// plus `rpms`. `out` must not exist or be empty; nothing is left in it
+/// on failure.
 pub fn build(
     previous: Option<&Path>,
     rpms: &[PathBuf],
@@ -450,29 +476,27 @@ pub fn build(
     epoch: i64,
     sign: Option<Sign<'_>>,
 ) -> Result<RepoWritten, Error> {
+    let time = u64::try_from(epoch).map_err(|_| invalid("SOURCE_DATE_EPOCH", "is before 1970"))?;
+    let listed = match previous {
+        Some(prev) => previous_packages(prev)?,
+        None => Vec::new(),
+    };
     let mut all: BTreeMap<Nevra, (RpmInfo, PathBuf)> = BTreeMap::new();
-    let mut sources: Vec<PathBuf> = Vec::new();
-    if let Some(prev) = previous {
-        for entry in fs_err::read_dir(prev)? {
-            let p = entry?.path();
-            if p.extension().is_some_and(|e| e == "rpm") && p.is_file() {
-                sources.push(p);
+    let sources = listed
+        .into_iter()
+        .map(|l| (l.path, Some(l.sha256)))
+        .chain(rpms.iter().map(|p| (p.clone(), None)));
+    for (path, expected) in sources {
+        let info = read_rpm(&path)?;
+        if let Some(sum) = expected {
+            if sum != info.sha256 {
+                return Err(invalid(
+                    format!("`{}`", path.display()),
+                    "does not match the sha256 the previous tree's repodata lists for it",
+                ));
             }
         }
-        sources.sort();
-    }
-    let new_start = sources.len();
-    sources.extend(rpms.iter().cloned());
-    let mut newest: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
-    for (i, path) in sources.iter().enumerate() {
-        let info = read_rpm(path)?;
         let key = info.key();
-        if i >= new_start {
-            newest.insert(
-                (key.0.clone(), key.4.clone()),
-                (key.2.clone(), key.3.clone()),
-            );
-        }
         if let Some((old, _)) = all.get(&key) {
             if old.sha256 != info.sha256 {
                 return Err(invalid(
@@ -484,14 +508,13 @@ pub fn build(
                 ));
             }
         }
-        all.insert(key, (info, path.clone()));
+        all.insert(key, (info, path));
     }
     if !keep_older {
-        all.retain(|k, _| {
-            newest
-                .get(&(k.0.clone(), k.4.clone()))
-                .is_none_or(|(v, r)| *v == k.2 && *r == k.3)
-        });
+        newest_only(&mut all);
+    }
+    if all.is_empty() {
+        return Err(invalid("dnf-repo", "no .rpm package to publish"));
     }
     let mut names = std::collections::BTreeSet::new();
     for (info, path) in all.values() {
@@ -503,7 +526,6 @@ pub fn build(
         }
     }
     let pkgs: Vec<RpmInfo> = all.values().map(|(i, _)| i.clone()).collect();
-    u64::try_from(epoch).map_err(|_| invalid("SOURCE_DATE_EPOCH", "is before 1970"))?;
 
     let mut staging = Staging::new();
     staging.ensure_dir(out)?;
@@ -516,7 +538,7 @@ pub fn build(
         std::io::copy(&mut src, tmp.as_file_mut())?;
         files.push(info.file.clone());
     }
-    files.extend(write_metadata(&mut staging, out, &pkgs, epoch, sign)?);
+    files.extend(write_metadata(&mut staging, out, &pkgs, time, sign)?);
     staging.commit()?;
     files.sort();
     Ok(RepoWritten {
@@ -525,16 +547,243 @@ pub fn build(
     })
 }
 
+/// Keep the newest version (epoch, version, release in rpm's order) of
+/// each package name and architecture.
+fn newest_only(all: &mut BTreeMap<Nevra, (RpmInfo, PathBuf)>) {
+    let mut best: BTreeMap<(String, String), Nevra> = BTreeMap::new();
+    for k in all.keys() {
+        let slot = (k.0.clone(), k.4.clone());
+        let newer = best.get(&slot).is_none_or(|b| {
+            compare_evr((k.1, &k.2, &k.3), (b.1, &b.2, &b.3)) == std::cmp::Ordering::Greater
+        });
+        if newer {
+            best.insert(slot, k.clone());
+        }
+    }
+    all.retain(|k, _| best.get(&(k.0.clone(), k.4.clone())) == Some(k));
+}
+
+/// The packages a previous tree's `repodata/repomd.xml` lists through its
+/// primary metadata (gzip, zstd, xz or plain, as createrepo_c may write
+/// it), each with the sha256 listed for it. A tree that is not a DNF
+/// repository, or that lacks a listed package, is refused: publishing from
+/// a partial checkout would drop packages users have installed.
+fn previous_packages(prev: &Path) -> Result<Vec<Listed>, Error> {
+    let not_repo = |why: &str| {
+        invalid(
+            format!("`{}`", prev.display()),
+            format!("is not a DNF repository ({why})"),
+        )
+    };
+    if !prev.is_dir() {
+        return Err(not_repo("not a folder"));
+    }
+    let repomd_path = prev.join("repodata/repomd.xml");
+    if !repomd_path.is_file() {
+        return Err(not_repo("no repodata/repomd.xml"));
+    }
+    let repomd = relkit_core::input::read_text(&repomd_path, REPOMD_LIMIT)?;
+    let bad_repomd = |why: &str| invalid(format!("`{}`", repomd_path.display()), why.to_owned());
+    let primary = repomd
+        .split("<data type=\"primary\">")
+        .nth(1)
+        .and_then(|d| d.split("</data>").next())
+        .and_then(|d| attribute(d, "<location", "href"))
+        .ok_or_else(|| bad_repomd("lists no primary metadata"))?;
+    let primary_path = prev.join(
+        safe_relative(&primary)
+            .ok_or_else(|| bad_repomd(&format!("names `{primary}`, which is outside the tree")))?,
+    );
+    let xml = read_primary(&primary_path)?;
+    let bad_primary = |why: String| invalid(format!("`{}`", primary_path.display()), why);
+    let mut out = Vec::new();
+    for pkg in xml.split("<package ").skip(1) {
+        let href = attribute(pkg, "<location", "href")
+            .ok_or_else(|| bad_primary("lists a package without a location".to_owned()))?;
+        let sum = pkg
+            .split("<checksum ")
+            .nth(1)
+            .and_then(|c| c.split_once('>'))
+            .filter(|(attrs, _)| attrs.contains("type=\"sha256\""))
+            .and_then(|(_, rest)| rest.split('<').next())
+            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| bad_primary(format!("lists no sha256 for `{href}`")))?;
+        let rel = safe_relative(&href)
+            .ok_or_else(|| bad_primary(format!("names `{href}`, which is outside the tree")))?;
+        let path = prev.join(rel);
+        if !path.is_file() {
+            return Err(invalid(
+                format!("`{}`", path.display()),
+                "is listed in the previous tree's repodata but missing",
+            ));
+        }
+        out.push(Listed {
+            path,
+            sha256: sum.to_ascii_lowercase(),
+        });
+    }
+    Ok(out)
+}
+
+/// The value of `name="…"` in the first `element` of `xml`, unescaped.
+fn attribute(xml: &str, element: &str, name: &str) -> Option<String> {
+    let tag = xml.split(element).nth(1)?.split('>').next()?;
+    let value = tag
+        .split(&format!(" {name}=\""))
+        .nth(1)?
+        .split('"')
+        .next()?;
+    Some(
+        value
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// `href` as a path inside the tree: relative, without `..`.
+fn safe_relative(href: &str) -> Option<PathBuf> {
+    let p = Path::new(href);
+    p.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        .then(|| p.to_path_buf())
+}
+
+/// The uncompressed primary metadata, at most [`PRIMARY_LIMIT`] bytes.
+fn read_primary(path: &Path) -> Result<String, Error> {
+    let (file, _) = relkit_core::input::open_regular(path)?;
+    let name = path.to_string_lossy();
+    let reader: Box<dyn Read> = if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if name.ends_with(".zst") {
+        Box::new(zstd::stream::read::Decoder::new(file)?)
+    } else if name.ends_with(".xz") {
+        Box::new(liblzma::read::XzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut bytes = Vec::new();
+    let bad = |why: &str| invalid(format!("`{}`", path.display()), why.to_owned());
+    reader
+        .take(PRIMARY_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| bad("cannot be decompressed"))?;
+    if bytes.len() as u64 > PRIMARY_LIMIT {
+        return Err(bad("holds more than 256 MiB of metadata"));
+    }
+    String::from_utf8(bytes).map_err(|_| bad("is not UTF-8 XML"))
+}
+
+/// rpm's order of two `(epoch, version, release)`: epochs as numbers, then
+/// [`rpmvercmp`] on the versions, then on the releases.
+pub fn compare_evr(a: (u64, &str, &str), b: (u64, &str, &str)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| rpmvercmp(a.1, b.1))
+        .then_with(|| rpmvercmp(a.2, b.2))
+}
+
+/// rpm's `rpmvercmp`: the strings are compared segment by segment (runs of
+/// digits or of letters; other characters only separate), numbers as
+/// numbers and newer than letters; `~` sorts before anything, the end
+/// included (`1.0~rc1` < `1.0`), and `^` after the end but before any
+/// other segment (`1.0` < `1.0^git1` < `1.0.1`).
+// a, b and their positions i, j, as in rpm's own rpmvercmp.
+#[allow(clippy::many_single_char_names)]
+pub fn rpmvercmp(left: &str, right: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (a, b) = (left.as_bytes(), right.as_bytes());
+    if a == b {
+        return Equal;
+    }
+    let sep = |c: u8| !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
+    // Positions in `a` and `b`.
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        while i < a.len() && sep(a[i]) {
+            i += 1;
+        }
+        while j < b.len() && sep(b[j]) {
+            j += 1;
+        }
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        if x == Some(b'~') || y == Some(b'~') {
+            if x != Some(b'~') {
+                return Greater;
+            }
+            if y != Some(b'~') {
+                return Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if x == Some(b'^') || y == Some(b'^') {
+            if x.is_none() {
+                return Less;
+            }
+            if y.is_none() {
+                return Greater;
+            }
+            if x != Some(b'^') {
+                return Greater;
+            }
+            if y != Some(b'^') {
+                return Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let (Some(x), Some(_)) = (x, y) else {
+            break;
+        };
+        let numeric = x.is_ascii_digit();
+        let class = |c: &u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
+        let seg_a = &a[i..i + a[i..].iter().take_while(|c| class(c)).count()];
+        let seg_b = &b[j..j + b[j..].iter().take_while(|c| class(c)).count()];
+        i += seg_a.len();
+        j += seg_b.len();
+        if seg_b.is_empty() {
+            // A number is newer than letters.
+            return if numeric { Greater } else { Less };
+        }
+        let ord = if numeric {
+            let trim =
+                |s: &[u8]| -> Vec<u8> { s.iter().copied().skip_while(|&c| c == b'0').collect() };
+            let (ta, tb) = (trim(seg_a), trim(seg_b));
+            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(&tb))
+        } else {
+            seg_a.cmp(seg_b)
+        };
+        if ord != Equal {
+            return ord;
+        }
+    }
+    match (i >= a.len(), j >= b.len()) {
+        (true, true) => Equal,
+        (true, false) => Less,
+        _ => Greater,
+    }
+}
+
 /// repodata/: the three gzipped XML files named by their sha256,
 /// repomd.xml listing them, and its signature.
 fn write_metadata(
     staging: &mut Staging,
     out: &Path,
     pkgs: &[RpmInfo],
-    epoch: i64,
+    time: u64,
     sign: Option<Sign<'_>>,
 ) -> Result<Vec<String>, Error> {
-    let time = u64::try_from(epoch).unwrap_or(0);
+    let epoch = i64::try_from(time).unwrap_or(i64::MAX);
     let mut files = Vec::new();
     let mut records = String::new();
     for (kind, xml) in [
@@ -566,7 +815,13 @@ fn write_metadata(
         t.write_all(repomd.as_bytes())?;
         t.flush()?;
         let sig = sign(t.path())?;
-        staging.write(&out.join("repodata/repomd.xml.asc"), armor(&sig).as_bytes())?;
+        if !sig.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
+            return Err(invalid(
+                "repomd.xml.asc",
+                "the signer returned no ASCII-armored signature",
+            ));
+        }
+        staging.write(&out.join("repodata/repomd.xml.asc"), &sig)?;
         files.push("repodata/repomd.xml.asc".to_owned());
     }
     Ok(files)
@@ -576,38 +831,4 @@ fn hex_sha256(b: &[u8]) -> String {
     let mut h = Algo::Sha256.hasher();
     h.update(b);
     h.finish_hex()
-}
-
-/// ASCII armor (RFC 4880 §6) of a binary signature, with its CRC-24.
-pub fn armor(sig: &[u8]) -> String {
-    let mut crc: u32 = 0x00b7_04ce;
-    for &b in sig {
-        crc ^= u32::from(b) << 16;
-        for _ in 0..8 {
-            crc <<= 1;
-            if crc & 0x0100_0000 != 0 {
-                crc ^= 0x0186_4cfb;
-            }
-        }
-    }
-    crc &= 0x00ff_ffff;
-    let b64 = base64_std(sig);
-    let mut s = String::from("-----BEGIN PGP SIGNATURE-----\n\n");
-    for line in b64.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(line).unwrap_or_default());
-        s.push('\n');
-    }
-    let [_, hi, mid, lo] = crc.to_be_bytes();
-    let crc_bytes = [hi, mid, lo];
-    let _ = write!(
-        s,
-        "={}\n-----END PGP SIGNATURE-----\n",
-        base64_std(&crc_bytes)
-    );
-    s
-}
-
-fn base64_std(data: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
