@@ -15,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let (first, changelog) = text.split_once('\n').unwrap_or(("", text));
     let version = Version::parse("fuzz", first.trim())
         .unwrap_or_else(|_| Version::parse("fuzz", "1.2.0").expect("a valid version"));
-    if let Ok(notes) = relkit::changelog::section_in(changelog, Path::new("CHANGELOG.md"), &version)
+    if let Ok(notes) =
+        relkit_config::changelog::section_in(changelog, Path::new("CHANGELOG.md"), &version)
     {
         assert!(
             notes.ends_with('\n') && !notes.trim().is_empty(),

@@ -5,9 +5,11 @@
 //! `relkit finalize` (every finalize stage) and `relkit dist` (all of it).
 
 pub mod apt_repo;
+pub use relkit_config as config;
+/// relkit.toml and changelog parsing live in relkit-config (the fuzz targets
+/// build it without the rest of relkit); re-exported under their old paths.
+pub use relkit_config::changelog;
 pub mod build;
-pub mod changelog;
-pub mod config;
 pub mod dist;
 pub mod finalize;
 pub mod plan;
@@ -136,6 +138,15 @@ impl HasFailure for Error {
             Error::Verify(e) => e.failure(),
             Error::Config { .. } | Error::Build { .. } => Failure::Input,
             Error::Internal(_) => Failure::Internal,
+        }
+    }
+}
+
+impl From<relkit_config::Error> for Error {
+    fn from(e: relkit_config::Error) -> Self {
+        match e {
+            relkit_config::Error::Core(e) => Error::Core(e),
+            relkit_config::Error::Config { path, message } => Error::Config { path, message },
         }
     }
 }

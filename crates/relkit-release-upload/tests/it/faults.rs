@@ -138,13 +138,18 @@ fn a_dead_service_ends_in_exit_3_with_a_clear_message() {
 /// Seeded soak: random faults on every kind of request. Every run either
 /// succeeds with all digests verified or exits 3; a re-run without faults
 /// then succeeds; no published release ever misses an asset.
+/// `RELKIT_SOAK_RUNS` (default 80: 8 of them hammered) soaks longer.
 #[test]
 fn soak_random_faults() {
+    let runs: u64 = std::env::var("RELKIT_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(80);
     let fake = fake();
     let dir = tempfile::tempdir().unwrap();
     let mut expected: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     let (mut ok, mut gave_up) = (0, 0);
-    for i in 0..200u64 {
+    for i in 0..runs {
         let tag = format!("v0.{}.{}", i / 10, i % 10);
         let files: Vec<(String, Vec<u8>)> = (0..3)
             .map(|k| {

@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use relkit_core::Error as CoreError;
+use relkit_core::Error;
 use relkit_core::version::Version;
-
-use crate::Error;
 
 /// This version's section of the changelog at `path`, without its heading.
 pub fn section(path: &Path, version: &Version) -> Result<String, Error> {
@@ -24,7 +22,7 @@ pub fn section_in(text: &str, path: &Path, version: &Version) -> Result<String, 
         .by_ref()
         .any(|l| heading_version(l).is_some_and(|h| h == v));
     if !found {
-        return Err(CoreError::invalid(
+        return Err(Error::invalid(
             format!("`{}`", path.display()),
             format!("has no section for {v} (a heading like `## [{v}] - YYYY-MM-DD`)"),
         )
@@ -35,7 +33,7 @@ pub fn section_in(text: &str, path: &Path, version: &Version) -> Result<String, 
         .collect();
     let body = body.join("\n").trim().to_owned();
     if body.is_empty() {
-        return Err(CoreError::invalid(
+        return Err(Error::invalid(
             format!("`{}`", path.display()),
             format!("the section for {v} is empty"),
         )

@@ -8,7 +8,23 @@ use std::path::{Path, PathBuf};
 use relkit_core::target::ArchiveFormat;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+pub mod changelog;
+
+/// Why relkit.toml (or a changelog) could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An unreadable or oversized file, or an invalid value found after parsing.
+    #[error(transparent)]
+    Core(#[from] relkit_core::Error),
+    /// relkit.toml is not valid TOML or does not match the schema.
+    #[error("`{}`: {message}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong (with the field, line and column).
+        message: String,
+    },
+}
 
 mod package;
 pub use package::{Completions, Deb, LinuxPackage, PackageFormat};
@@ -104,7 +120,7 @@ fn yes() -> bool {
 }
 
 /// `[build]`: how one target is built, the same way by `relkit build` in CI
-/// and by `relkit dist` on a laptop (see `crate::build`). `command` and
+/// and by `relkit dist` on a laptop (see `relkit::build`). `command` and
 /// `binary-dir` may use `{target}`, `{os}`, `{arch}`, `{exe}` and `{version}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
