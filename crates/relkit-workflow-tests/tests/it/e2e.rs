@@ -14,13 +14,15 @@ use std::process::{Child, Command, Output, Stdio};
 use relkit_testkit::require;
 use serde_json::Value;
 
+mod recipes;
+
 use crate::{
     StaticServer, bin_dir, fixtures, host_target, minisign_key, prebuilt_release, root, sha256,
     text,
 };
 
 /// Commits of the third-party actions release.yml pins, and their doubles.
-const DOUBLES: [(&str, &str); 6] = [
+const DOUBLES: [(&str, &str); 7] = [
     (
         "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
         "checkout",
@@ -44,6 +46,10 @@ const DOUBLES: [(&str, &str); 6] = [
     (
         "actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e",
         "setup-go",
+    ),
+    (
+        "docker/login-action@5e57cd118135c172c3672efd75eb46360885c0ef",
+        "docker-login",
     ),
 ];
 
@@ -73,6 +79,21 @@ impl FakeGitHub {
     fn get(&self, path: &str) -> Value {
         let out = Command::new("curl")
             .args(["-sSf", &format!("{}{path}", self.url)])
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+
+    /// A GET of the REST API with the token, as a client of GitHub's.
+    fn api(&self, path: &str) -> Value {
+        let out = Command::new("curl")
+            .args([
+                "-sSf",
+                "-H",
+                &format!("Authorization: Bearer {TOKEN}"),
+                &format!("{}{path}", self.url),
+            ])
             .output()
             .expect("curl");
         assert!(out.status.success(), "{}", text(&out));
@@ -158,9 +179,28 @@ pub(crate) fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", text(&out));
 }
 
+/// What the caller workflow adds to its `release` job, and its own extra jobs.
+#[derive(Default)]
+struct Caller<'a> {
+    /// More `with:` lines for release.yml (indented six spaces).
+    with: &'a str,
+    /// More `secrets:` lines for release.yml (indented six spaces).
+    secrets: &'a str,
+    /// More jobs (indented two spaces).
+    jobs: &'a str,
+    /// Pass the default `targets` (the host) and `include` (README.md).
+    defaults: bool,
+}
+
 /// A fixture project as a git repository whose workflow calls relkit's
 /// reusable workflow, the way a user's repository does.
-fn sample_repo(dest: &Path, fixture: &str, name: &str, extra_with: &str, defaults: bool) {
+fn sample_repo(dest: &Path, fixture: &str, name: &str, caller: &Caller<'_>) {
+    let Caller {
+        with: extra_with,
+        secrets: extra_secrets,
+        jobs: extra_jobs,
+        defaults,
+    } = *caller;
     copy_tree(&fixtures().join(fixture), dest);
     let workflow = format!(
         r#"name: release
@@ -181,7 +221,7 @@ jobs:
 {extra_with}    secrets:
       minisign-key: ${{{{ secrets.MINISIGN_KEY }}}}
       gpg-private-key: ${{{{ secrets.GPG_PRIVATE_KEY }}}}
-  outputs:
+{extra_secrets}  outputs:
     needs: release
     runs-on: ubuntu-latest
     permissions: {{}}
@@ -195,7 +235,7 @@ jobs:
           TAG: ${{{{ needs.release.outputs.tag }}}}
         run: |
           printf '%s\n' "$RELEASE_ID" "$RELEASE_URL" "$VERSION" "$TAG" "$ASSETS" > "$RELKIT_E2E_ARTIFACTS/../outputs.txt"
-"#,
+{extra_jobs}"#,
         defaults = if defaults {
             format!(
                 "      targets: {}\n      include: README.md\n",
@@ -232,6 +272,9 @@ struct Env {
     key: crate::Key,
     /// An armored gpg secret key for the provider's SHA256SUMS, and its GNUPGHOME.
     gpg: Option<(String, PathBuf)>,
+    /// More `--env` variables and secrets for act.
+    vars: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
 }
 
 const TOKEN: &str = "e2e-token";
@@ -245,6 +288,19 @@ fn setup(fixture: &str, name: &str, extra_with: &str) -> Env {
 /// [`setup`], with or without the default `targets`/`include` inputs (a
 /// case may set its own).
 fn setup_with(fixture: &str, name: &str, extra_with: &str, defaults: bool) -> Env {
+    setup_caller(
+        fixture,
+        name,
+        &Caller {
+            with: extra_with,
+            defaults,
+            ..Caller::default()
+        },
+    )
+}
+
+/// [`setup`] with a [`Caller`] of one's own.
+fn setup_caller(fixture: &str, name: &str, caller: &Caller<'_>) -> Env {
     require("act");
     require("minisign");
     require("git");
@@ -256,7 +312,7 @@ fn setup_with(fixture: &str, name: &str, extra_with: &str, defaults: bool) -> En
     let release = prebuilt_release(&dir.join("prebuilt"), &key, &bins, true);
     fs_err::create_dir_all(dir.join("relkit")).expect("mkdir");
     action_copy(&dir.join("relkit"));
-    sample_repo(&dir.join("sample"), fixture, name, extra_with, defaults);
+    sample_repo(&dir.join("sample"), fixture, name, caller);
     Env {
         server: StaticServer::start(&release),
         fake: FakeGitHub::start("acme/sample", TOKEN),
@@ -264,6 +320,8 @@ fn setup_with(fixture: &str, name: &str, extra_with: &str, defaults: bool) -> En
         dir,
         key,
         gpg: None,
+        vars: Vec::new(),
+        secrets: Vec::new(),
     }
 }
 
@@ -389,6 +447,12 @@ fn act(e: &Env) -> Output {
     ] {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
+    for (k, v) in &e.vars {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for (k, v) in &e.secrets {
+        cmd.arg("-s").arg(format!("{k}={v}"));
+    }
     cmd.arg("-s").arg(format!("GITHUB_TOKEN={TOKEN}"));
     cmd.arg("-s").arg(format!(
         "MINISIGN_KEY={}",
@@ -397,7 +461,10 @@ fn act(e: &Env) -> Output {
     if let Some((armored, _)) = &e.gpg {
         cmd.arg("-s").arg(format!("GPG_PRIVATE_KEY={armored}"));
     }
-    cmd.output().expect("run act")
+    let started = std::time::Instant::now();
+    let out = cmd.output().expect("run act");
+    eprintln!("act took {:?}", started.elapsed());
+    out
 }
 
 fn mutating_requests(fake: &FakeGitHub) -> Vec<String> {

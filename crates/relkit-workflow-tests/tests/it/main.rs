@@ -9,6 +9,7 @@
 
 mod action;
 mod e2e;
+mod git_http;
 mod install;
 mod lint;
 
