@@ -19,6 +19,17 @@ pub const BUF_SIZE: usize = 1 << 20;
 /// than they give).
 pub const BLAKE3_PARALLEL_MIN: usize = 128 << 10;
 
+/// Files at least this large are hashed by BLAKE3 as a tree of
+/// [`BLAKE3_LEAF`] subtrees, each read and hashed by whichever thread takes
+/// it (see [`hash_file`]); smaller ones are streamed.
+pub const BLAKE3_TREE_MIN: u64 = 4 << 20;
+/// Bytes of one BLAKE3 subtree read and hashed on one thread: a power of
+/// two, small enough to stay in a core's L2 cache between the read and the
+/// hash.
+pub const BLAKE3_LEAF: u64 = 256 << 10;
+/// Bytes hashed between two progress reports in the tree: a power of two.
+const BLAKE3_WINDOW: u64 = 64 << 20;
+
 thread_local! {
     /// One read buffer per thread, reused for every file: allocating (and
     /// zeroing) a fresh 1 MiB buffer per file cost more than hashing a 4 KiB
@@ -188,9 +199,155 @@ fn hash_with(
 
 /// Hash a regular file. A missing path, a folder or a special file is an
 /// input error naming the path.
+///
+/// BLAKE3 hashes a large file on every core without mapping it (mapped
+/// pages would count in RSS: `b3sum` peaks at the file's size): the file
+/// is cut into [`BLAKE3_LEAF`] subtrees of BLAKE3's own tree, each read
+/// with a positional read into its thread's buffer and hashed there, and
+/// their chaining values are merged as the tree prescribes. Reads and
+/// hashing both spread over the cores, with one fork-join per
+/// [`BLAKE3_WINDOW`] rather than one per read; memory stays one leaf per
+/// thread. The digest is BLAKE3's, whatever the thread count (tested).
 pub fn hash_file(path: &Path, algo: Algo, progress: impl FnMut(u64)) -> Result<Digest, Error> {
-    let file = open_regular(path)?;
+    let (file, len) = crate::input::open_regular(path)?;
+    if algo == Algo::Blake3 && len >= BLAKE3_TREE_MIN {
+        return blake3_tree::hash(file.file(), len, progress).map_err(|e| io_at(path, e));
+    }
     hash_reader(file, algo, progress).map_err(|e| io_at(path, e))
+}
+
+/// BLAKE3 over a file as a tree of subtrees hashed in parallel (see
+/// [`hash_file`]), through the crate's `hazmat` API, whose tree rules
+/// (`left_subtree_len`, offsets, non-root chaining values, one root merge)
+/// this follows; the tests compare with `blake3::hash` on lengths around
+/// every boundary.
+mod blake3_tree {
+    use std::io;
+
+    use blake3::hazmat::{
+        ChainingValue, HasherExt as _, Mode, left_subtree_len, merge_subtrees_non_root,
+        merge_subtrees_root,
+    };
+
+    use super::{BLAKE3_LEAF, BLAKE3_WINDOW, Digest, READ_BUF};
+
+    /// Digest of the first `len` bytes of `file` (`len` > one BLAKE3
+    /// chunk). A file that got shorter meanwhile is an error.
+    pub(super) fn hash(
+        file: &std::fs::File,
+        len: u64,
+        progress: impl FnMut(u64),
+    ) -> io::Result<Digest> {
+        Tree {
+            file,
+            leaf: BLAKE3_LEAF,
+            window: BLAKE3_WINDOW,
+        }
+        .hash(len, progress)
+    }
+
+    /// A file and the sizes its tree is cut at (both powers of two, the
+    /// leaf at least one BLAKE3 chunk; small in tests).
+    pub(super) struct Tree<'a> {
+        pub(super) file: &'a std::fs::File,
+        pub(super) leaf: u64,
+        pub(super) window: u64,
+    }
+
+    impl Tree<'_> {
+        pub(super) fn hash(&self, len: u64, mut progress: impl FnMut(u64)) -> io::Result<Digest> {
+            assert!(len > blake3::CHUNK_LEN as u64, "small inputs have no tree");
+            let left = left_subtree_len(len);
+            let a = self.windows(0, left, &mut progress)?;
+            let b = self.windows(left, len - left, &mut progress)?;
+            Ok(Digest {
+                hex: merge_subtrees_root(&a, &b, Mode::Hash).to_hex().to_string(),
+                size: len,
+            })
+        }
+
+        /// The subtree at `offset`: above a window, its halves one after
+        /// the other (so progress is reported in order, on this thread); a
+        /// window on every core.
+        fn windows(
+            &self,
+            offset: u64,
+            len: u64,
+            progress: &mut impl FnMut(u64),
+        ) -> io::Result<ChainingValue> {
+            if len <= self.window {
+                let cv = self.parallel(offset, len)?;
+                progress(len);
+                return Ok(cv);
+            }
+            let left = left_subtree_len(len);
+            let a = self.windows(offset, left, progress)?;
+            let b = self.windows(offset + left, len - left, progress)?;
+            Ok(merge_subtrees_non_root(&a, &b, Mode::Hash))
+        }
+
+        fn parallel(&self, offset: u64, len: u64) -> io::Result<ChainingValue> {
+            if len <= self.leaf {
+                return self.leaf(offset, len);
+            }
+            let left = left_subtree_len(len);
+            let (a, b) = rayon::join(
+                || self.parallel(offset, left),
+                || self.parallel(offset + left, len - left),
+            );
+            Ok(merge_subtrees_non_root(&a?, &b?, Mode::Hash))
+        }
+
+        fn leaf(&self, offset: u64, len: u64) -> io::Result<ChainingValue> {
+            let n = usize::try_from(len).expect("a leaf fits in memory");
+            let hash = |buf: &mut [u8]| {
+                read_exact_at(self.file, &mut buf[..n], offset)?;
+                let mut h = blake3::Hasher::new();
+                h.set_input_offset(offset);
+                h.update(&buf[..n]);
+                Ok(h.finalize_non_root())
+            };
+            READ_BUF.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut buf) => {
+                    if buf.len() < n {
+                        buf.resize(super::BUF_SIZE.max(n), 0);
+                    }
+                    hash(&mut buf)
+                }
+                Err(_) => hash(&mut vec![0u8; n]),
+            })
+        }
+    }
+
+    #[cfg(unix)]
+    fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset).map_err(shorter)
+    }
+
+    #[cfg(windows)]
+    fn read_exact_at(file: &std::fs::File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        use std::os::windows::fs::FileExt as _;
+        while !buf.is_empty() {
+            match file.seek_read(buf, offset) {
+                Ok(0) => return Err(shorter(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn shorter(e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(e.kind(), "the file got shorter while being hashed")
+        } else {
+            e
+        }
+    }
 }
 
 /// Open `path` for reading, insisting that it is a regular file (following
@@ -292,6 +449,70 @@ mod tests {
             w.write_all(chunk).unwrap();
         }
         assert_eq!(w.finish().unwrap().1.hex, expected);
+    }
+
+    #[test]
+    fn blake3_tree_of_a_file_is_blake3() {
+        // Small leaves and windows, so a few hundred KiB cross every kind
+        // of boundary: lengths at and around leaf, window and chunk edges.
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i * 131 % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs_err::write(&path, &data).unwrap();
+        let file = fs_err::File::open(&path).unwrap();
+        let file = file.file();
+        let (leaf, window) = (4096, 32 << 10);
+        let mut lens = vec![1025, 2048, 4095, 4097, 600_000];
+        for edge in [
+            leaf,
+            2 * leaf,
+            3 * leaf,
+            window,
+            2 * window,
+            5 * window,
+            16 * window,
+        ] {
+            lens.extend([edge - 1, edge, edge + 1, edge + 1024]);
+        }
+        for len in lens {
+            let want = blake3::hash(&data[..usize::try_from(len).unwrap()]);
+            for threads in [1, 2, 7] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut reported = 0;
+                let tree = blake3_tree::Tree { file, leaf, window };
+                let d = pool.install(|| tree.hash(len, |n| reported += n)).unwrap();
+                assert_eq!(
+                    d.hex,
+                    want.to_hex().as_str(),
+                    "{len} bytes, {threads} threads"
+                );
+                assert_eq!((d.size, reported), (len, len), "{len} bytes");
+            }
+        }
+        // A file shorter than announced (it shrank) is an error, not a digest.
+        let tree = blake3_tree::Tree { file, leaf, window };
+        let e = tree.hash(700_000, |_| {}).unwrap_err();
+        assert_eq!(e.to_string(), "the file got shorter while being hashed");
+    }
+
+    #[test]
+    fn large_files_take_the_tree_through_hash_file() {
+        let len = usize::try_from(BLAKE3_TREE_MIN).unwrap() + 12_345;
+        let data: Vec<u8> = (0..u32::try_from(len).unwrap())
+            .map(|i| (i % 249) as u8)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs_err::write(&path, &data).unwrap();
+        let mut reported = 0;
+        let d = hash_file(&path, Algo::Blake3, |n| reported += n).unwrap();
+        assert_eq!(d.hex, blake3::hash(&data).to_hex().as_str());
+        assert_eq!((d.size, reported), (len as u64, len as u64));
+        let d = hash_file(&path, Algo::Sha256, |_| {}).unwrap();
+        assert_eq!(d, hash_reader(&data[..], Algo::Sha256, |_| {}).unwrap());
     }
 
     #[test]
