@@ -1,9 +1,12 @@
 //! Helpers for relkit's integration tests: run a helper binary, render its
 //! output for insta snapshots with temp paths filtered out, require the
-//! outside tools the conformance tests drive, and list what a folder holds.
+//! outside tools the conformance tests drive, list what a folder holds, and
+//! run a real OCI registry (`registry`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod registry;
 
 /// A command for `bin` with a clean, deterministic environment: no Actions
 /// variables, a fixed SOURCE_DATE_EPOCH, logging at the default level.

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use relkit_testkit::require;
 use serde_json::Value;
 
+mod image;
 mod recipes;
 
 use crate::{
