@@ -30,11 +30,51 @@ pub const BLAKE3_LEAF: u64 = 256 << 10;
 /// Bytes hashed between two progress reports in the tree: a power of two.
 const BLAKE3_WINDOW: u64 = 64 << 20;
 
+/// Alignment of read buffers: the kernel copies into a page-aligned buffer
+/// several times faster than into one that is not (on this project's AMD
+/// EPYC, `read` of a cached 1 GiB file took 0.21 s of system time into a
+/// page-aligned buffer and 0.70 s into the same buffer 16 bytes off, which
+/// is where a large `Vec` from malloc starts).
+const READ_ALIGN: usize = 4096;
+
+/// A zeroed byte buffer whose start is page-aligned (without `unsafe`: a
+/// `Vec` one page larger, used from its first aligned byte).
+#[derive(Default)]
+pub struct AlignedBuf {
+    raw: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// A buffer of `len` bytes.
+    pub fn new(len: usize) -> Self {
+        let mut buf = AlignedBuf::default();
+        buf.ensure(len);
+        buf
+    }
+
+    /// Grow to at least `len` bytes (never shrinks).
+    pub fn ensure(&mut self, len: usize) {
+        if self.len >= len {
+            return;
+        }
+        self.raw = vec![0u8; len + READ_ALIGN];
+        self.start = self.raw.as_ptr().align_offset(READ_ALIGN);
+        self.len = len;
+    }
+
+    /// The whole buffer.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.raw[self.start..self.start + self.len]
+    }
+}
+
 thread_local! {
     /// One read buffer per thread, reused for every file: allocating (and
     /// zeroing) a fresh 1 MiB buffer per file cost more than hashing a 4 KiB
     /// file (issue 15).
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static READ_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 /// A hash algorithm relkit can write and check.
@@ -161,14 +201,17 @@ pub struct Digest {
 pub fn hash_reader(reader: impl Read, algo: Algo, progress: impl FnMut(u64)) -> io::Result<Digest> {
     READ_BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
-            if buf.len() < BUF_SIZE {
-                buf.resize(BUF_SIZE, 0);
-            }
-            hash_with(reader, algo, progress, &mut buf)
+            buf.ensure(BUF_SIZE);
+            hash_with(reader, algo, progress, buf.as_mut_slice())
         }
         // This thread is already hashing (rayon ran another file's hash
         // while waiting inside BLAKE3's update_rayon): a buffer of its own.
-        Err(_) => hash_with(reader, algo, progress, &mut vec![0u8; BUF_SIZE]),
+        Err(_) => hash_with(
+            reader,
+            algo,
+            progress,
+            AlignedBuf::new(BUF_SIZE).as_mut_slice(),
+        ),
     })
 }
 
@@ -229,7 +272,7 @@ mod blake3_tree {
         merge_subtrees_root,
     };
 
-    use super::{BLAKE3_LEAF, BLAKE3_WINDOW, Digest, READ_BUF};
+    use super::{AlignedBuf, BLAKE3_LEAF, BLAKE3_WINDOW, Digest, READ_BUF};
 
     /// Digest of the first `len` bytes of `file` (`len` > one BLAKE3
     /// chunk). A file that got shorter meanwhile is an error.
@@ -309,12 +352,10 @@ mod blake3_tree {
             };
             READ_BUF.with(|cell| match cell.try_borrow_mut() {
                 Ok(mut buf) => {
-                    if buf.len() < n {
-                        buf.resize(super::BUF_SIZE.max(n), 0);
-                    }
-                    hash(&mut buf)
+                    buf.ensure(super::BUF_SIZE.max(n));
+                    hash(buf.as_mut_slice())
                 }
-                Err(_) => hash(&mut vec![0u8; n]),
+                Err(_) => hash(AlignedBuf::new(n).as_mut_slice()),
             })
         }
     }
@@ -544,6 +585,19 @@ mod tests {
         let (out, d) = w.finish().unwrap();
         assert_eq!(out, data);
         assert_eq!(d, hash_reader(&data[..], Algo::Sha256, |_| {}).unwrap());
+    }
+
+    #[test]
+    fn read_buffers_start_on_a_page() {
+        for len in [1, 4096, BUF_SIZE] {
+            let mut b = AlignedBuf::new(len);
+            let s = b.as_mut_slice();
+            assert_eq!((s.len(), s.as_ptr() as usize % READ_ALIGN), (len, 0));
+            assert!(s.iter().all(|&x| x == 0));
+        }
+        let mut b = AlignedBuf::new(10);
+        b.ensure(5);
+        assert_eq!(b.as_mut_slice().len(), 10, "never shrinks");
     }
 
     #[test]
