@@ -871,3 +871,78 @@ fn save_writes_a_tarball_skopeo_reads_as_docker_archive_and_oci_archive() {
     assert!(line.contains("is not REPOSITORY:TAG"), "{line}");
     assert!(!none.exists());
 }
+
+/// Peak RSS in KiB of `cmd` (run through python3, which reads it from
+/// `getrusage(RUSAGE_CHILDREN)`), and its output.
+fn peak_rss_kib(cmd: &std::process::Command) -> (u64, std::process::Output) {
+    require("python3");
+    let mut py = std::process::Command::new("python3");
+    py.args([
+        "-c",
+        "import resource, subprocess, sys\n\
+         r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\
+         sys.stderr.buffer.write(r.stderr)\n\
+         print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+         sys.exit(r.returncode)",
+    ])
+    .arg(cmd.get_program())
+    .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    let out = run_ok(&mut py);
+    let kib = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (kib, out)
+}
+
+// Memory stays bounded whatever the blob size: a 72 MiB layer (random
+// bytes, so gzip leaves it that size) is built and pushed, chunked and in
+// one PUT, each run under 64 MiB of peak RSS; a push that held the blob
+// in memory would exceed it. (An RSS bound, never a time bound.)
+#[test]
+fn memory_stays_bounded_for_a_layer_larger_than_the_bound() {
+    let fx = Fixture::new();
+    let reg = fx.registry(None);
+    let big = relkit_testkit::write(
+        &fx.dir.path().join("big/demo"),
+        &relkit_testkit::bytes(72 << 20, 11),
+        0o755,
+    );
+    let layout = fx.dir.path().join("big-layout");
+    let mut build = relkit_testkit::command(image_bin().to_str().unwrap());
+    build
+        .args(["build", "--version", "1.2.3", "--name", "demo", "--out"])
+        .arg(&layout)
+        .arg(format!(
+            "--binary=x86_64-unknown-linux-musl={}",
+            big.display()
+        ));
+    let (kib, _) = peak_rss_kib(&build);
+    assert!(kib < 64 << 10, "build peak RSS {kib} KiB");
+    let largest = relkit_testkit::files_in(&layout.join("blobs/sha256"))
+        .iter()
+        .map(|f| {
+            fs_err::metadata(layout.join("blobs/sha256").join(f))
+                .unwrap()
+                .len()
+        })
+        .max()
+        .unwrap();
+    assert!(largest > 72 << 20, "the layer is {largest} bytes");
+    for (repo, chunk) in [
+        ("relkit/big-chunked", "16777216"),
+        ("relkit/big-whole", "1000000000"),
+    ] {
+        let mut push = fx.push(&reg, &layout, repo);
+        push.args(["--tag", "v1", "--chunk-size", chunk]);
+        let (kib, _) = peak_rss_kib(&push);
+        assert!(
+            kib < 64 << 10,
+            "push ({chunk}-byte chunks) peak RSS {kib} KiB"
+        );
+        assert_eq!(reg.log_count(&format!("PUT /v2/{repo}/manifests/v1")), 1);
+    }
+}
