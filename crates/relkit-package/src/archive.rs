@@ -118,8 +118,8 @@ pub fn write_archive<W: Write + Send>(
     let threads = compression.threads;
     let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, out), Algo::Sha256);
     let (hashing, written) = match format {
-        ArchiveFormat::TarGz => compress::with_gzip_threads(threads, || {
-            let mut tar = tar::Builder::new(ParGzEncoder::new(hashing, level));
+        ArchiveFormat::TarGz => compress::with_gzip_threads(threads, |workers| {
+            let mut tar = tar::Builder::new(ParGzEncoder::with_workers(hashing, level, workers));
             let written = append_tar(&mut tar, entries, mtime, progress)?;
             io::Result::Ok((tar.into_inner()?.finish()?, written))
         })??,
@@ -135,8 +135,8 @@ pub fn write_archive<W: Write + Send>(
             let written = append_tar(&mut tar, entries, mtime, progress)?;
             (tar.into_inner()?.finish()?, written)
         }
-        ArchiveFormat::Zip => compress::with_gzip_threads(threads, || {
-            write_zip(hashing, level, entries, mtime, progress)
+        ArchiveFormat::Zip => compress::with_gzip_threads(threads, |workers| {
+            write_zip(hashing, level, workers, entries, mtime, progress)
         })??,
     };
     let (buffered, digest) = hashing.finish()?;
@@ -179,17 +179,18 @@ pub fn append_tar<W: Write>(
     Ok(written)
 }
 
-/// Zip archives deflate on every thread of the current pool (see
-/// [`ParZip`]); the bytes do not depend on the thread count.
+/// Zip archives deflate on every thread of `workers` (see [`ParZip`]); the
+/// bytes do not depend on the thread count.
 fn write_zip<W: Write>(
     out: W,
     level: u32,
+    workers: crate::blocks::Workers,
     entries: &[Entry],
     mtime: i64,
     progress: &indicatif::ProgressBar,
 ) -> io::Result<(W, Vec<Written>)> {
     // Streamed: the archive is hashed as it is written, so it cannot seek.
-    let mut zip = ParZip::new(out, level, mtime);
+    let mut zip = ParZip::with_workers(out, level, mtime, workers);
     let mut written = Vec::new();
     for entry in entries {
         if entry.source.is_none() {

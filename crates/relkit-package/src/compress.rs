@@ -235,17 +235,21 @@ fn gzip_per_thread() -> u64 {
     crate::pargz::BLOCKS_PER_THREAD as u64 * 2 * block + (512 << 10)
 }
 
-/// Run `f` on a rayon pool of up to `threads` threads, as many as the
-/// memory budget allows (for the gzip encoder, which splits its blocks with
-/// rayon and keeps a few per thread in flight).
-pub fn with_gzip_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> io::Result<T> {
+/// Call `f` with a pool of up to `threads` threads, as many as the memory
+/// budget allows, for the gzip and zip encoders: `f` runs on the calling
+/// thread, which reads the input and writes the output while the pool
+/// compresses (see [`crate::blocks`]).
+pub fn with_gzip_threads<T>(
+    threads: usize,
+    f: impl FnOnce(crate::blocks::Workers) -> T,
+) -> io::Result<T> {
     let threads = capped_threads(threads, gzip_per_thread());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(usize::try_from(threads).unwrap_or(1))
         .thread_name(|i| format!("relkit-gz-{i}"))
         .build()
         .map_err(io::Error::other)?;
-    Ok(pool.install(f))
+    Ok(f(crate::blocks::Workers::Pool(std::sync::Arc::new(pool))))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! top-level folder, its `.sha256` sidecar and a manifest part.
 
 pub mod archive;
+pub mod blocks;
 pub mod compress;
 pub mod pargz;
 pub mod parzip;

@@ -5,15 +5,18 @@
 //! never on the thread count, so the output is byte-reproducible; memory is
 //! bounded by the blocks in flight.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
-use rayon::prelude::*;
+
+use crate::blocks::{Block, Pending, Workers};
 
 /// Input bytes per block.
 pub const BLOCK_SIZE: usize = 1 << 20;
-/// Blocks in flight per thread: enough to keep every core busy between
-/// batches.
+/// Blocks in flight per thread (queued, being compressed, or compressed and
+/// waiting for their turn to be written): enough that no thread runs out of
+/// work while the oldest block is still being compressed.
 pub const BLOCKS_PER_THREAD: usize = 4;
 /// Deflate's window: the dictionary each block is primed with.
 const WINDOW: usize = 32 * 1024;
@@ -23,30 +26,38 @@ const WINDOW: usize = 32 * 1024;
 pub struct ParGzEncoder<W: Write> {
     out: W,
     level: u32,
-    /// Full blocks waiting to be compressed together.
-    pending: Vec<Vec<u8>>,
+    workers: Workers,
+    /// Blocks submitted and not yet written, oldest first.
+    in_flight: VecDeque<Pending>,
+    max_in_flight: usize,
     /// The block being filled.
     current: Vec<u8>,
-    /// The last `WINDOW` bytes before `pending[0]`.
+    /// The last `WINDOW` bytes before `current`.
     dict: Vec<u8>,
     crc: crc32fast::Hasher,
     total: u64,
-    batch: usize,
     header_written: bool,
 }
 
 impl<W: Write> ParGzEncoder<W> {
-    /// A new encoder at `level` (0–9).
+    /// A new encoder at `level` (0–9) compressing on the calling thread's
+    /// rayon pool.
     pub fn new(out: W, level: u32) -> Self {
+        Self::with_workers(out, level, Workers::Current)
+    }
+
+    /// A new encoder at `level` (0–9) compressing on `workers`.
+    pub fn with_workers(out: W, level: u32, workers: Workers) -> Self {
         Self {
             out,
             level,
-            pending: Vec::new(),
+            max_in_flight: workers.threads() * BLOCKS_PER_THREAD,
+            workers,
+            in_flight: VecDeque::new(),
             current: Vec::with_capacity(BLOCK_SIZE),
             dict: Vec::new(),
             crc: crc32fast::Hasher::new(),
             total: 0,
-            batch: rayon::current_num_threads().max(1) * BLOCKS_PER_THREAD,
             header_written: false,
         }
     }
@@ -66,60 +77,48 @@ impl<W: Write> ParGzEncoder<W> {
         Ok(())
     }
 
-    /// Compress every pending block (the last one with the final flush when
-    /// `last`) and write them in order.
-    fn flush_pending(&mut self, last: bool) -> io::Result<()> {
-        self.write_header()?;
-        if self.pending.is_empty() && !last {
+    /// Hand the current block to the workers (as the stream's final block
+    /// when `last`: then it may be short or empty, so the last block does
+    /// not depend on how blocks were grouped), then write finished blocks
+    /// while too many are in flight.
+    fn submit(&mut self, last: bool) -> io::Result<()> {
+        let capacity = if last { 0 } else { BLOCK_SIZE };
+        let data = std::mem::replace(&mut self.current, Vec::with_capacity(capacity));
+        let next_dict = tail(&data).to_vec();
+        let dict = std::mem::replace(&mut self.dict, next_dict);
+        self.in_flight.push_back(self.workers.deflate(Block {
+            data,
+            dict,
+            level: self.level,
+            last,
+            crc: true,
+        }));
+        while self.in_flight.len() > self.max_in_flight {
+            self.write_oldest()?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the oldest block in flight and write it.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(pending) = self.in_flight.pop_front() else {
             return Ok(());
-        }
-        if last && self.pending.is_empty() {
-            // An empty input still needs one final deflate block.
-            self.pending.push(Vec::new());
-        }
-        let level = self.level;
-        let n = self.pending.len();
-        let dicts: Vec<&[u8]> = (0..n)
-            .map(|i| {
-                if i == 0 {
-                    &self.dict[..]
-                } else {
-                    tail(&self.pending[i - 1])
-                }
-            })
-            .collect();
-        let results: Vec<io::Result<(Vec<u8>, crc32fast::Hasher)>> = self
-            .pending
-            .par_iter()
-            .zip(dicts.par_iter())
-            .enumerate()
-            .map(|(i, (block, dict))| {
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(block);
-                let out = deflate_block(block, dict, level, last && i == n - 1)?;
-                Ok((out, crc))
-            })
-            .collect();
-        for r in results {
-            let (bytes, crc) = r?;
-            self.out.write_all(&bytes)?;
-            self.crc.combine(&crc);
-        }
-        let last_block = self.pending.pop().unwrap_or_default();
-        self.dict = tail(&last_block).to_vec();
-        // Keep one allocation around for the next block being filled.
-        self.pending.clear();
+        };
+        let done = pending.wait()?;
+        self.write_header()?;
+        self.out.write_all(&done.bytes)?;
+        self.crc.combine(&done.crc);
         Ok(())
     }
 
     /// Finish the stream: compress what is left, write the gzip trailer,
     /// and return the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        if !self.current.is_empty() {
-            let block = std::mem::take(&mut self.current);
-            self.pending.push(block);
+        self.submit(true)?;
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
         }
-        self.flush_pending(true)?;
+        self.write_header()?;
         let crc = self.crc.clone().finalize();
         let isize = (self.total & 0xffff_ffff) as u32;
         self.out.write_all(&crc.to_le_bytes())?;
@@ -181,11 +180,7 @@ impl<W: Write> Write for ParGzEncoder<W> {
             self.current.extend_from_slice(&buf[..take]);
             buf = &buf[take..];
             if self.current.len() == BLOCK_SIZE {
-                let full = std::mem::replace(&mut self.current, Vec::with_capacity(BLOCK_SIZE));
-                self.pending.push(full);
-                if self.pending.len() >= self.batch {
-                    self.flush_pending(false)?;
-                }
+                self.submit(false)?;
             }
         }
         self.total += n as u64;

@@ -12,18 +12,18 @@
 //! entry, unix modes in the external attributes, no extra fields except
 //! Zip64 sizes for members of 4 GiB and more.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
-use rayon::prelude::*;
-
-use crate::pargz::{BLOCK_SIZE, BLOCKS_PER_THREAD, deflate_block, tail};
+use crate::blocks::{Block, Pending, Workers};
+use crate::pargz::{BLOCK_SIZE, BLOCKS_PER_THREAD, tail};
 
 /// Members at least this large get Zip64 sizes: deflate can grow
 /// incompressible data slightly, so the margin keeps a compressed size that
 /// crosses 4 GiB from overflowing. (Same margin as relkit-core's zip.)
 const ZIP64_FROM: u64 = u32::MAX as u64 - (1 << 20);
-/// Queued jobs at most, however small the members: bounds the headers and
-/// descriptors waiting beside the blocks.
+/// Jobs in flight at most, however small the members: bounds the headers
+/// and descriptors waiting beside the blocks.
 const MAX_JOBS: usize = 4096;
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
@@ -69,15 +69,15 @@ struct Member {
     dict: Vec<u8>,
 }
 
-/// Work in archive order: compressed together, written in turn.
+/// Work in archive order: blocks compressed as soon as they are full,
+/// everything written in turn.
 enum Job {
     /// Bytes written as they are (a local header, a folder entry).
     Raw(Vec<u8>),
-    /// Deflate `data` primed with `dict`; `last` ends the member's stream.
+    /// A block of `member` being deflated (`len` input bytes).
     Block {
-        data: Vec<u8>,
-        dict: Vec<u8>,
-        last: bool,
+        pending: Pending,
+        len: usize,
         member: usize,
     },
     /// The member's data descriptor (its compressed size is tallied as its
@@ -98,15 +98,23 @@ pub struct ParZip<W: Write> {
     zip64_from: u64,
     entries: Vec<Central>,
     member: Option<Member>,
-    jobs: Vec<Job>,
+    workers: Workers,
+    /// Jobs not yet written, oldest first.
+    jobs: VecDeque<Job>,
+    /// Input bytes of the blocks among them.
     queued_bytes: usize,
-    batch_bytes: usize,
+    max_queued_bytes: usize,
 }
 
 impl<W: Write> ParZip<W> {
     /// A zip streamed to `out`, deflating at `level`, every entry dated
     /// `epoch` (clamped to what DOS times hold). Uses the current rayon pool.
     pub fn new(out: W, level: u32, epoch: i64) -> Self {
+        Self::with_workers(out, level, epoch, Workers::Current)
+    }
+
+    /// [`ParZip::new`] deflating on `workers`.
+    pub fn with_workers(out: W, level: u32, epoch: i64, workers: Workers) -> Self {
         let t = relkit_core::zip::dos_time(epoch);
         ParZip {
             out,
@@ -117,9 +125,10 @@ impl<W: Write> ParZip<W> {
             zip64_from: ZIP64_FROM,
             entries: Vec::new(),
             member: None,
-            jobs: Vec::new(),
+            max_queued_bytes: workers.threads() * BLOCKS_PER_THREAD * BLOCK_SIZE,
+            workers,
+            jobs: VecDeque::new(),
             queued_bytes: 0,
-            batch_bytes: rayon::current_num_threads().max(1) * BLOCKS_PER_THREAD * BLOCK_SIZE,
         }
     }
 
@@ -209,12 +218,12 @@ impl<W: Write> ParZip<W> {
     }
 
     fn push(&mut self, job: Job) -> io::Result<()> {
-        if let Job::Block { data, .. } = &job {
-            self.queued_bytes += data.len();
+        if let Job::Block { len, .. } = &job {
+            self.queued_bytes += len;
         }
-        self.jobs.push(job);
-        if self.queued_bytes >= self.batch_bytes || self.jobs.len() >= MAX_JOBS {
-            self.run_jobs()?;
+        self.jobs.push_back(job);
+        while self.queued_bytes > self.max_queued_bytes || self.jobs.len() > MAX_JOBS {
+            self.write_oldest()?;
         }
         Ok(())
     }
@@ -231,10 +240,17 @@ impl<W: Write> ParZip<W> {
         };
         let dict = std::mem::replace(&mut m.dict, next_dict);
         let member = m.index;
-        self.push(Job::Block {
+        let len = data.len();
+        let pending = self.workers.deflate(Block {
             data,
             dict,
+            level: self.level,
             last,
+            crc: false,
+        });
+        self.push(Job::Block {
+            pending,
+            len,
             member,
         })
     }
@@ -259,44 +275,37 @@ impl<W: Write> ParZip<W> {
         self.push(Job::Descriptor { member: m.index })
     }
 
-    /// Compress the queued blocks on every thread, then write all jobs in
-    /// order.
-    fn run_jobs(&mut self) -> io::Result<()> {
-        let level = self.level;
-        let jobs = std::mem::take(&mut self.jobs);
-        self.queued_bytes = 0;
-        let compressed: Vec<io::Result<Option<Vec<u8>>>> = jobs
-            .par_iter()
-            .map(|job| match job {
-                Job::Block {
-                    data, dict, last, ..
-                } => deflate_block(data, dict, level, *last).map(Some),
-                _ => Ok(None),
-            })
-            .collect();
-        for (job, bytes) in jobs.into_iter().zip(compressed) {
-            match job {
-                Job::Raw(bytes) => self.emit(&bytes)?,
-                Job::Block { member, .. } => {
-                    let bytes = bytes?.expect("blocks are compressed");
-                    self.entries[member].compressed += bytes.len() as u64;
-                    self.emit(&bytes)?;
+    /// Write the oldest job (waiting for its block to be compressed).
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some(job) = self.jobs.pop_front() else {
+            return Ok(());
+        };
+        match job {
+            Job::Raw(bytes) => self.emit(&bytes)?,
+            Job::Block {
+                pending,
+                len,
+                member,
+            } => {
+                self.queued_bytes -= len;
+                let bytes = pending.wait()?.bytes;
+                self.entries[member].compressed += bytes.len() as u64;
+                self.emit(&bytes)?;
+            }
+            Job::Offset { member } => self.entries[member].offset = self.written,
+            Job::Descriptor { member } => {
+                let e = &self.entries[member];
+                let mut d = Vec::with_capacity(24);
+                put32(&mut d, DESCRIPTOR_SIG);
+                put32(&mut d, e.crc);
+                if e.zip64 {
+                    put64(&mut d, e.compressed);
+                    put64(&mut d, e.size);
+                } else {
+                    put32(&mut d, small(e.compressed)?);
+                    put32(&mut d, small(e.size)?);
                 }
-                Job::Offset { member } => self.entries[member].offset = self.written,
-                Job::Descriptor { member } => {
-                    let e = &self.entries[member];
-                    let mut d = Vec::with_capacity(24);
-                    put32(&mut d, DESCRIPTOR_SIG);
-                    put32(&mut d, e.crc);
-                    if e.zip64 {
-                        put64(&mut d, e.compressed);
-                        put64(&mut d, e.size);
-                    } else {
-                        put32(&mut d, small(e.compressed)?);
-                        put32(&mut d, small(e.size)?);
-                    }
-                    self.emit(&d)?;
-                }
+                self.emit(&d)?;
             }
         }
         Ok(())
@@ -312,7 +321,9 @@ impl<W: Write> ParZip<W> {
     /// hand back the output.
     pub fn finish(mut self) -> io::Result<W> {
         self.end_member()?;
-        self.run_jobs()?;
+        while !self.jobs.is_empty() {
+            self.write_oldest()?;
+        }
         let start = self.written;
         let mut cd = Vec::new();
         for e in &self.entries {
