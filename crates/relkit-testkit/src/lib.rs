@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod pkgrepo;
 pub mod registry;
 
 /// A command for `bin` with a clean, deterministic environment: no Actions

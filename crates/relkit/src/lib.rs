@@ -11,9 +11,11 @@ pub use relkit_config as config;
 pub use relkit_config::changelog;
 pub mod build;
 pub mod dist;
+pub mod dnf_repo;
 pub mod finalize;
 pub mod plan;
 pub mod publish_recipes;
+pub mod repo;
 pub mod version;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +69,8 @@ pub enum Command {
     Install(relkit_verify::InstallArgs),
     /// Build a signed static APT repository from the previous tree plus `.deb` files.
     AptRepo(apt_repo::AptRepoArgs),
+    /// Build a signed static DNF/YUM repository from the previous tree plus `.rpm` files.
+    DnfRepo(dnf_repo::DnfRepoArgs),
     /// Commit the release's Homebrew formula to a tap and Scoop manifest to a bucket.
     PublishRecipes(publish_recipes::PublishRecipesArgs),
 }
@@ -180,6 +184,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             relkit_verify::install::run(&a).map_err(|e| Error::Verify(Box::new(e)))
         }
         Command::AptRepo(a) => apt_repo::run(&a),
+        Command::DnfRepo(a) => dnf_repo::run(&a),
         Command::PublishRecipes(a) => publish_recipes::run(&a),
     }
 }

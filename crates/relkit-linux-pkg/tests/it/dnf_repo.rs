@@ -11,55 +11,17 @@
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::Command;
 
 use relkit_core::version::Version;
 use relkit_linux_pkg::dnf_repo;
 use relkit_linux_pkg::rpm::{self, RpmOptions};
 use relkit_testkit as kit;
 
-use super::rpm::{Key, key, throwaway_root};
+use kit::pkgrepo::{Server, dnf, text};
+
+use super::rpm::{Key, key};
 use super::{EPOCH, package, sources};
-
-/// `python3 -m http.server` on a free loopback port, stopped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        kit::require("python3");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
-            .arg(port.to_string())
-            .arg("--directory")
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Server { child, port }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Signed packages of `tool` at `version`, without dependencies dnf
 /// could not find in an empty root.
@@ -71,58 +33,6 @@ fn rpm_at(dir: &Path, version: &str, key: &Key) -> PathBuf {
     rpm::build(&p, &RpmOptions::default(), &dir.join("out"), Some(&sign))
         .unwrap()
         .path
-}
-
-/// dnf against the repository at `url` only, with its own config, cache
-/// and root.
-fn dnf(work: &Path, url: &str, key: &Path, args: &[&str]) -> Output {
-    kit::require("dnf");
-    let repos = work.join("repos");
-    fs_err::create_dir_all(&repos).unwrap();
-    fs_err::write(
-        repos.join("relkit.repo"),
-        format!(
-            "[relkit]\nname=relkit test\nbaseurl={url}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{}\n",
-            key.display()
-        ),
-    )
-    .unwrap();
-    let root = work.join("root");
-    if !root.join("bin/sh").exists() {
-        throwaway_root(&root);
-    }
-    let mut c = if kit::is_root() {
-        Command::new("dnf")
-    } else {
-        let mut c = Command::new("unshare");
-        c.args(["--map-root-user", "dnf"]);
-        c
-    };
-    c.arg("--installroot")
-        .arg(&root)
-        .arg(format!("--setopt=reposdir={}", repos.display()))
-        .arg(format!(
-            "--setopt=cachedir={}",
-            work.join("cache").display()
-        ))
-        .args([
-            "--setopt=install_weak_deps=False",
-            "--setopt=metadata_expire=0",
-            "--releasever=1",
-            "--assumeyes",
-            "--quiet",
-        ])
-        .args(args)
-        .env("LC_ALL", "C.UTF-8");
-    kit::run(&mut c)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// (location, sha256) of every package in a tree's primary.xml.gz.
@@ -194,7 +104,7 @@ fn dnf_installs_from_the_signed_repository_and_refuses_tampering() {
     );
 
     let server = Server::start(&tree);
-    let url = format!("http://127.0.0.1:{}/", server.port);
+    let url = server.url();
     let o = dnf(&d.join("ok"), &url, &key_path(&key), &["install", "tool"]);
     assert!(o.status.success(), "dnf install: {}", text(&o));
     let out = kit::run_ok(Command::new(d.join("ok/root/usr/bin/tool")).arg("--version"));
@@ -251,7 +161,7 @@ fn dnf_installs_from_the_signed_repository_and_refuses_tampering() {
     kit::run_ok(Command::new("createrepo_c").arg("--quiet").arg(&theirs));
     assert_eq!(listed(&tree), listed(&theirs));
     let theirs_server = Server::start(&theirs);
-    let url = format!("http://127.0.0.1:{}/", theirs_server.port);
+    let url = theirs_server.url();
     let o = dnf(
         &d.join("createrepo"),
         &url,

@@ -309,30 +309,6 @@ fn rpmlint_finds_no_errors() {
     }
 }
 
-/// A root rpm can run scriptlets in: `/bin/sh` (the machine's dash and
-/// the libraries it links) and nothing else.
-pub(crate) fn throwaway_root(root: &Path) {
-    kit::require("ldd");
-    let sh = std::fs::canonicalize("/bin/sh").unwrap();
-    let mut needed = vec![sh.clone()];
-    let o = kit::run_ok(Command::new("ldd").arg(&sh));
-    for word in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-        if word.starts_with('/') {
-            needed.push(PathBuf::from(word));
-        }
-    }
-    for f in needed {
-        let dest = root.join(f.strip_prefix("/").unwrap());
-        fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
-        fs_err::copy(&f, &dest).unwrap();
-    }
-    let sh_dest = root.join(sh.strip_prefix("/").unwrap());
-    fs_err::create_dir_all(root.join("bin")).unwrap();
-    if !root.join("bin/sh").exists() {
-        fs_err::copy(&sh_dest, root.join("bin/sh")).unwrap();
-    }
-}
-
 /// rpm with a root needs chroot: as root, or in a user namespace mapped to root.
 fn rpm_in(root: &Path) -> Command {
     kit::require("rpm");
@@ -360,7 +336,7 @@ fn rpm_installs_verifies_runs_and_erases_it_without_systemd() {
     )
     .unwrap();
     let root = d.join("root");
-    throwaway_root(&root);
+    kit::pkgrepo::throwaway_root(&root);
     let o = kit::run(rpm_in(&root).args(["-i", "--nodeps"]).arg(&w.path));
     assert!(o.status.success(), "{}", text(&o));
     // The scriptlets ran (no warning about a failed one) and did nothing without systemd.

@@ -24,6 +24,8 @@ mod recipes;
 
 mod apt_repo;
 
+mod dnf_repo;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.

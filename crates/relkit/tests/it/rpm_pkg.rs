@@ -23,7 +23,7 @@ requires = [\"glibc >= 2.17\"]\n\
 gpg-import-key-env = \"RELKIT_TEST_GPG_KEY\"\n";
 
 /// An RSA key made in `dir`: (armored secret key, public key file).
-fn gpg_key(dir: &Path) -> (String, std::path::PathBuf) {
+pub(super) fn gpg_key(dir: &Path) -> (String, std::path::PathBuf) {
     kit::require("gpg");
     let home = dir.join("gnupg");
     fs_err::create_dir_all(&home).unwrap();
