@@ -41,7 +41,9 @@ impl ArtifactKind {
             // (A `docker load` tarball is a packaged form of the binaries,
             // like an archive. Package-manager recipes name archives by url
             // and sha256: the user's package manager checks those,
-            // SHA256SUMS covers the recipe.)
+            // SHA256SUMS covers the recipe. A repository archive carries its
+            // own signatures inside, the release key is what checks them:
+            // SHA256SUMS covers both.)
             K::Archive
             | K::Executable
             | K::DebPackage
@@ -49,7 +51,10 @@ impl ArtifactKind {
             | K::Installer
             | K::ImageArchive
             | K::HomebrewFormula
-            | K::ScoopManifest => (true, Signed::OnRequest, true),
+            | K::ScoopManifest
+            | K::AptRepository
+            | K::DnfRepository
+            | K::OpenpgpPublicKey => (true, Signed::OnRequest, true),
             // SHA256SUMS is what users verify; signing it covers every file it lists.
             K::Checksums => (false, Signed::Always, true),
             // Checksums and signatures of other files are not checksummed again.
@@ -94,6 +99,16 @@ impl ArtifactKind {
         }
         if ends(".cdx.json") || ends(".spdx.json") {
             return ArtifactKind::Sbom;
+        }
+        // Before `.asc` (signatures) and `.tar.gz` (archives).
+        if ends("-release-key.asc") {
+            return ArtifactKind::OpenpgpPublicKey;
+        }
+        if ends("-apt-repo.tar.gz") {
+            return ArtifactKind::AptRepository;
+        }
+        if ends("-dnf-repo.tar.gz") {
+            return ArtifactKind::DnfRepository;
         }
         if signature_kind(name).is_some() || ends(".asc") {
             ArtifactKind::Signature
@@ -202,6 +217,15 @@ mod tests {
                 ArtifactKind::Sbom,
             ),
             ("t-1.0.0.cdx.json.minisig", ArtifactKind::Signature),
+            ("tool-1.2.3-apt-repo.tar.gz", ArtifactKind::AptRepository),
+            ("tool-1.2.3-dnf-repo.tar.gz", ArtifactKind::DnfRepository),
+            ("tool-1.2.3-release-key.asc", ArtifactKind::OpenpgpPublicKey),
+            (
+                "tool-1.2.3-dnf-repo.tar.gz.minisig",
+                ArtifactKind::Signature,
+            ),
+            ("tool-1.2.3-release-key.asc.sig", ArtifactKind::Signature),
+            ("Release.asc", ArtifactKind::Signature),
         ];
         for (name, kind) in cases {
             assert_eq!(ArtifactKind::from_name(name), kind, "{name}");

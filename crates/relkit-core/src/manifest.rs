@@ -181,6 +181,18 @@ pub enum ArtifactKind {
     /// A container image as a `docker load` tarball
     /// (`NAME-VERSION-OS-ARCH.image.tar`).
     ImageArchive,
+    /// A signed static APT repository as one archive
+    /// (`NAME-VERSION-apt-repo.tar.gz`, holding `apt/`), to extract where
+    /// the repository is hosted.
+    AptRepository,
+    /// A signed static DNF/YUM repository as one archive
+    /// (`NAME-VERSION-dnf-repo.tar.gz`, holding `dnf/`), to extract where
+    /// the repository is hosted.
+    DnfRepository,
+    /// The armored OpenPGP public key that signs the release's `.rpm`
+    /// packages and repositories (`NAME-VERSION-release-key.asc`), for
+    /// `rpm --import`, dnf's `gpgkey=` and APT's `signed-by=`.
+    OpenpgpPublicKey,
     /// Any other file.
     Other,
 }
