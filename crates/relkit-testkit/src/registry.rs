@@ -22,14 +22,42 @@ pub struct Registry {
     log: PathBuf,
 }
 
+/// A throwaway CA and the server certificate it signed for the registry.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// The CA certificate (PEM) clients trust.
+    pub ca: PathBuf,
+    /// The server's certificate (for 127.0.0.1 and localhost).
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+}
+
+impl Tls {
+    /// Make a CA and a server certificate it signed in `dir` (`ca.pem`,
+    /// `server.pem`, `server-key.pem`): rustls refuses a self-signed CA
+    /// certificate used as the server's own.
+    pub fn new(dir: &Path) -> Tls {
+        let (ca, cert, key) = ca_and_server_cert(dir);
+        Tls { ca, cert, key }
+    }
+}
+
 impl Registry {
     /// Make a CA, a server certificate and an htpasswd file in `dir`, and
     /// start a registry storing into `dir/data`.
     pub fn start(dir: &Path) -> Registry {
+        fs_err::create_dir_all(dir).expect("mkdir");
+        Registry::start_with(dir, &Tls::new(dir))
+    }
+
+    /// [`Registry::start`] with certificates made already (several
+    /// registries trusted through one CA).
+    pub fn start_with(dir: &Path, tls: &Tls) -> Registry {
         require("htpasswd");
         require("docker-registry");
         fs_err::create_dir_all(dir.join("data")).expect("mkdir");
-        let (ca, cert, key) = ca_and_server_cert(dir);
+        let (ca, cert, key) = (tls.ca.clone(), &tls.cert, &tls.key);
         let htpasswd = dir.join("htpasswd");
         let out = run_ok(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
         fs_err::write(&htpasswd, &out.stdout).expect("write htpasswd");
@@ -92,6 +120,15 @@ impl Registry {
         fs_err::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// How many lines of the registry's log (its access log included)
+    /// contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
     /// `skopeo --insecure-policy` trusting the CA; give it
     /// `--creds` with [`Registry::creds`] where it reads.
     pub fn skopeo(&self) -> Command {
@@ -114,9 +151,7 @@ impl Drop for Registry {
     }
 }
 
-/// A CA (`ca.pem`) and a server certificate it signed for 127.0.0.1 and
-/// localhost (`server.pem`, `server-key.pem`): rustls refuses a self-signed
-/// CA certificate used as the server's own.
+/// See [`Tls::new`].
 fn ca_and_server_cert(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     require("openssl");
     let p = |n: &str| dir.join(n);

@@ -1,16 +1,15 @@
-//! The test registry (docker-registry with htpasswd and TLS on 127.0.0.1),
+//! The test registry (relkit-testkit's docker-registry with htpasswd and TLS on
+//! 127.0.0.1, several per fixture through one CA),
 //! the fault proxy, and the inputs: a static amd64 binary that runs, an
 //! arm64 stand-in.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use relkit_testkit::registry::Tls;
+pub(crate) use relkit_testkit::registry::{PASSWORD, Registry, USER};
 use relkit_testkit::{PortServer, require, run_ok};
 use serde_json::Value;
-
-pub(crate) const USER: &str = "relkit";
-pub(crate) const PASSWORD: &str = "pa55-Word-Never-Logged";
 
 pub(crate) fn image_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_relkit-image"))
@@ -41,17 +40,13 @@ pub(crate) struct Fixture {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) amd64: PathBuf,
     pub(crate) arm64: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    htpasswd: PathBuf,
+    tls: Tls,
     auth_file: PathBuf,
 }
 
 impl Fixture {
     pub(crate) fn new() -> Fixture {
         require("gcc");
-        require("htpasswd");
-        require("docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("demo.c");
         fs_err::write(
@@ -73,64 +68,26 @@ impl Fixture {
             &relkit_testkit::bytes(300_000, 7),
             0o755,
         );
-        let (cert, key) = ca_and_server_cert(dir.path());
-        let htpasswd = dir.path().join("htpasswd");
-        let out = run_ok(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
-        fs_err::write(&htpasswd, &out.stdout).unwrap();
+        let tls = Tls::new(dir.path());
         let auth_file = dir.path().join("auth.json");
         Fixture {
             dir,
             amd64,
             arm64,
-            cert,
-            key,
-            htpasswd,
+            tls,
             auth_file,
         }
     }
 
     /// The CA the test registry's certificate chains to.
     pub(crate) fn ca(&self) -> &Path {
-        &self.cert
+        &self.tls.ca
     }
 
     /// Start a registry (TLS, htpasswd) on a free loopback port.
     pub(crate) fn registry(&self, _opts: Option<()>) -> Registry {
-        let port = free_port();
-        let root = self.dir.path().join(format!("registry-{port}"));
-        fs_err::create_dir_all(root.join("data")).unwrap();
-        let config = root.join("config.yml");
-        fs_err::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {data}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: relkit-test-secret\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: relkit-test\n    path: {htpasswd}\n",
-                data = root.join("data").display(),
-                cert = self.dir.path().join("server.pem").display(),
-                key = self.key.display(),
-                htpasswd = self.htpasswd.display(),
-            ),
-        )
-        .unwrap();
-        let log = root.join("registry.log");
-        let file = fs_err::File::create(&log).unwrap().into_parts().0;
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("start docker-registry");
-        let reg = Registry { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not start:\n{}",
-                reg.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let root = self.dir.path().join(format!("registry-{}", free_port()));
+        let reg = Registry::start_with(&root, &self.tls);
         let auth = format!(
             "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
             reg.host(),
@@ -148,7 +105,7 @@ impl Fixture {
         let port = reg.port.to_string();
         let mut args: Vec<&std::ffi::OsStr> = vec![
             port.as_ref(),
-            self.cert.as_os_str(),
+            self.tls.ca.as_os_str(),
             log.as_os_str(),
             faults.as_ref(),
         ];
@@ -201,7 +158,7 @@ impl Fixture {
             .arg(layout)
             .args(["--image", image])
             .arg("--ca-file")
-            .arg(&self.cert)
+            .arg(&self.tls.ca)
             .env("RELKIT_REGISTRY_USERNAME", USER)
             .env("RELKIT_REGISTRY_PASSWORD", PASSWORD)
             .env("RELKIT_RETRY_BASE_MS", "50")
@@ -225,42 +182,9 @@ impl Fixture {
         require("skopeo");
         let mut cmd = Command::new("skopeo");
         cmd.env("REGISTRY_AUTH_FILE", &self.auth_file)
-            .env("SSL_CERT_FILE", &self.cert)
+            .env("SSL_CERT_FILE", &self.tls.ca)
             .arg("--insecure-policy");
         cmd
-    }
-}
-
-/// A running docker-registry; stopped when dropped.
-pub(crate) struct Registry {
-    child: Child,
-    pub(crate) port: u16,
-    log: PathBuf,
-}
-
-impl Registry {
-    pub(crate) fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub(crate) fn log_text(&self) -> String {
-        fs_err::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// How many lines of the registry's log (its access log included)
-    /// contain `needle`.
-    pub(crate) fn log_count(&self, needle: &str) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -294,59 +218,6 @@ pub(crate) fn layer_of(layout: &Path, arch: &str) -> PathBuf {
         .unwrap();
     let manifest = read(blob(m["digest"].as_str().unwrap()));
     blob(manifest["layers"][0]["digest"].as_str().unwrap())
-}
-
-/// A CA certificate (`ca.pem`, what clients trust) and a server certificate
-/// it signed for 127.0.0.1 and localhost (`server.pem`, `server-key.pem`):
-/// rustls refuses a self-signed CA certificate used as the server's own.
-fn ca_and_server_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    require("openssl");
-    let p = |n: &str| dir.join(n);
-    run_ok(
-        Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=relkit test CA", "-keyout"])
-            .arg(p("ca-key.pem"))
-            .arg("-out")
-            .arg(p("ca.pem")),
-    );
-    run_ok(
-        Command::new("openssl")
-            .args([
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-            ])
-            .arg(p("server-key.pem"))
-            .arg("-out")
-            .arg(p("server.csr")),
-    );
-    fs_err::write(
-        p("ext.cnf"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run_ok(
-        Command::new("openssl")
-            .args(["x509", "-req", "-days", "2", "-in"])
-            .arg(p("server.csr"))
-            .arg("-CA")
-            .arg(p("ca.pem"))
-            .arg("-CAkey")
-            .arg(p("ca-key.pem"))
-            .args(["-CAcreateserial", "-extfile"])
-            .arg(p("ext.cnf"))
-            .arg("-out")
-            .arg(p("server.pem")),
-    );
-    // The registry serves server.pem; clients trust the CA.
-    (p("ca.pem"), p("server-key.pem"))
 }
 
 /// The first layer of the one image in a single-image layout (skopeo's `oci:` output).
