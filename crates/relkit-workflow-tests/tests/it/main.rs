@@ -37,11 +37,15 @@ pub(crate) fn fixtures() -> PathBuf {
 pub(crate) fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        relkit_testkit::workspace_bin_dir(&[
+        let started = std::time::Instant::now();
+        let dir = relkit_testkit::workspace_bin_dir(&[
             "relkit",
             "relkit-fake-github",
             "relkit-release-upload",
-        ])
+        ]);
+        // Printed so a test's own time can be told from the build's.
+        eprintln!("workspace build took {:?}", started.elapsed());
+        dir
     })
 }
 
