@@ -155,10 +155,16 @@ fn git(dir: &Path, args: &[&str], token: Option<&str>) -> Result<(), Error> {
     if let Some(t) = token {
         use base64::Engine as _;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{t}"));
-        cmd.env("GIT_CONFIG_COUNT", "1")
-            .env("GIT_CONFIG_KEY_0", "http.extraheader")
+        // Appended after any GIT_CONFIG_* entries the runner already has
+        // (an `insteadOf`, a proxy), which a count of 1 would hide.
+        let n = std::env::var("GIT_CONFIG_COUNT")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        cmd.env("GIT_CONFIG_COUNT", (n + 1).to_string())
+            .env(format!("GIT_CONFIG_KEY_{n}"), "http.extraheader")
             .env(
-                "GIT_CONFIG_VALUE_0",
+                format!("GIT_CONFIG_VALUE_{n}"),
                 format!("AUTHORIZATION: basic {basic}"),
             );
     }
