@@ -27,7 +27,7 @@ pub enum Error {
 }
 
 mod package;
-pub use package::{Completions, Deb, LinuxPackage, PackageFormat};
+pub use package::{Completions, Deb, LinuxPackage, PackageFormat, Repository};
 
 mod recipes;
 pub use recipes::Recipe;

@@ -61,6 +61,29 @@ pub struct LinuxPackage {
     /// RPM-only settings.
     #[serde(default)]
     pub rpm: Rpm,
+    /// Package repositories to publish as release files, built from this
+    /// release's packages (plus the previous trees given with
+    /// `--previous-repo`): `apt` (needs `deb` in `formats`) writes
+    /// `NAME-VERSION-apt-repo.tar.gz`, `dnf` (needs `rpm`)
+    /// `NAME-VERSION-dnf-repo.tar.gz`; both are signed with `[sign]`'s
+    /// gpg key [default: none].
+    #[serde(default)]
+    pub repositories: Vec<Repository>,
+    /// The previously published trees (`DIR/apt`, `DIR/dnf`), from
+    /// `relkit dist`/`relkit finalize --previous-repo DIR`; not read from
+    /// relkit.toml.
+    #[serde(skip)]
+    pub previous_repo: Option<PathBuf>,
+}
+
+/// A package repository relkit can publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Repository {
+    /// A signed static APT repository of the `.deb` packages.
+    Apt,
+    /// A signed static DNF/YUM repository of the `.rpm` packages.
+    Dnf,
 }
 
 /// Package formats.

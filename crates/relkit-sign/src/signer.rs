@@ -23,6 +23,12 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> Option<String> {
         None
     }
+    /// The gpg signer itself, for what only OpenPGP makes: armored and
+    /// clearsigned signatures (APT and DNF repositories) and the armored
+    /// public key.
+    fn openpgp(&self) -> Option<&GpgSigner> {
+        None
+    }
 }
 
 impl Signer for MinisignSigner {
@@ -54,5 +60,9 @@ impl Signer for GpgSigner {
 
     fn sign_file(&self, file: &Path) -> Result<Vec<u8>, Error> {
         self.sign_detached(file)
+    }
+
+    fn openpgp(&self) -> Option<&GpgSigner> {
+        Some(self)
     }
 }

@@ -65,6 +65,8 @@ pub struct DistArgs {
     pub timings: bool,
     #[command(flatten)]
     pub keys: crate::finalize::KeyArgs,
+    #[command(flatten)]
+    pub repos: crate::finalize::repos::RepoArgs,
 }
 
 /// What one target packages.
@@ -93,6 +95,7 @@ pub fn run(args: &DistArgs) -> Result<(), Error> {
     let explicit = args.config.as_os_str() != config::FILE;
     let mut config = Config::load(&args.config, explicit)?;
     args.keys.apply(&mut config);
+    args.repos.apply(&mut config)?;
     let r = resolve(args, config)?;
     let epoch = buildtime::build_epoch(Path::new("."))?;
     let notes = match &args.changelog {

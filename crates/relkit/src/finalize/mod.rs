@@ -23,6 +23,7 @@ pub mod image;
 pub mod installer;
 mod linux_pkg;
 mod recipes;
+pub mod repos;
 mod sbom;
 mod scoop;
 mod stages;
@@ -64,6 +65,8 @@ pub struct FinalizeArgs {
     pub image: image::ImageArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub repos: repos::RepoArgs,
     #[command(flatten)]
     pub publish: PublishedArgs,
     /// Write this version's section of a Keep a Changelog file as the
@@ -509,6 +512,7 @@ pub fn run(args: &FinalizeArgs) -> Result<(), Error> {
     apply_provider_args(&mut config, &args.provider);
     args.image.apply(&mut config)?;
     args.keys.apply(&mut config);
+    args.repos.apply(&mut config)?;
     let out = args
         .output_dir
         .clone()

@@ -31,6 +31,7 @@ pub fn stages() -> Vec<Box<dyn Stage>> {
         Box::new(super::installer::Installer),
         Box::new(super::sbom::Sboms),
         Box::new(super::linux_pkg::LinuxPackages),
+        Box::new(super::repos::Repositories),
         Box::new(super::image::Images),
         Box::new(super::brew::Homebrew),
         Box::new(super::scoop::Scoop),

@@ -94,7 +94,7 @@ fn gpg_key(dir: &Path, name: &str) -> (PathBuf, String, PathBuf) {
 
 /// An empty root for apt-get and dpkg, with an APT_CONFIG that keeps apt
 /// inside it (no locks, no sandbox user, no host hooks).
-fn apt_root(root: &Path, source_line: &str) -> PathBuf {
+pub(super) fn apt_root(root: &Path, source_line: &str) -> PathBuf {
     for d in [
         "etc/apt/sources.list.d",
         "etc/apt/apt.conf.d",
@@ -143,7 +143,7 @@ fn apt_root(root: &Path, source_line: &str) -> PathBuf {
     conf
 }
 
-fn apt_get(conf: &Path, args: &[&str]) -> Output {
+pub(super) fn apt_get(conf: &Path, args: &[&str]) -> Output {
     kit::run(
         Command::new("apt-get")
             .env("APT_CONFIG", conf)
@@ -153,7 +153,7 @@ fn apt_get(conf: &Path, args: &[&str]) -> Output {
     )
 }
 
-fn show(out: &Output) -> String {
+pub(super) fn show(out: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),

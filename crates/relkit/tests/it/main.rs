@@ -26,6 +26,8 @@ mod apt_repo;
 
 mod dnf_repo;
 
+mod repos;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.
