@@ -25,8 +25,7 @@ pub fn section_in(text: &str, path: &Path, version: &Version) -> Result<String, 
         return Err(Error::invalid(
             format!("`{}`", path.display()),
             format!("has no section for {v} (a heading like `## [{v}] - YYYY-MM-DD`)"),
-        )
-        .into());
+        ));
     }
     let body: Vec<&str> = lines
         .take_while(|l| !l.starts_with("## ") && !is_link_definition(l))
@@ -36,8 +35,7 @@ pub fn section_in(text: &str, path: &Path, version: &Version) -> Result<String, 
         return Err(Error::invalid(
             format!("`{}`", path.display()),
             format!("the section for {v} is empty"),
-        )
-        .into());
+        ));
     }
     Ok(body + "\n")
 }

@@ -431,9 +431,9 @@ fn publish_recipes_commits_to_a_tap_and_a_bucket() {
     // The runner's own GIT_CONFIG_* entries stay in force beside the token's:
     // this checkout's remote only resolves through the runner's insteadOf.
     fs_err::write(&rb, &text).unwrap();
-    let (tap2_git, tap2) = remote_and_clone(d, "tap2");
+    let (other_git, other) = remote_and_clone(d, "tap2");
     git(
-        &tap2,
+        &other,
         &[
             "remote",
             "set-url",
@@ -441,7 +441,7 @@ fn publish_recipes_commits_to_a_tap_and_a_bucket() {
             "https://relkit.invalid/tap2.git",
         ],
     );
-    let rewrite = format!("url.{}.insteadOf", tap2_git.display());
+    let rewrite = format!("url.{}.insteadOf", other_git.display());
     let env2 = [
         ("RELKIT_RECIPES_TOKEN", "s3cret-token"),
         ("GIT_CONFIG_COUNT", "1"),
@@ -461,7 +461,7 @@ fn publish_recipes_commits_to_a_tap_and_a_bucket() {
         &env2,
     );
     assert!(out.status.success(), "{}", kit::render(&out, d));
-    assert_eq!(git(&tap2_git, &["rev-list", "--count", "main"]), "2\n");
+    assert_eq!(git(&other_git, &["rev-list", "--count", "main"]), "2\n");
     // Not a checkout.
     fs_err::write(&rb, &text).unwrap();
     let out = relkit(d, &["publish-recipes", "--tap", "dist"], &[]);
