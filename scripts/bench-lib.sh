@@ -20,8 +20,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "n/a"; else printf "
 BIN=${RELKIT_BIN_DIR:-target/release}
 # interleave N LABEL1 CMD1 -- LABEL2 CMD2 [-- LABEL3 CMD3 ...]: runs the
 #   commands in turn N times (A B C A B C ...: a shared, noisy machine slows
-#   each alike) and prints the median wall time, peak RSS and CPU of each.
-#   Sets MED_SECS[i], MED_RSS_KB[i] (i = 0, 1, ...) in the order given.
+#   each alike) and prints the median wall time, peak RSS, CPU share and CPU
+#   time (user + system: on a loaded machine a command's wall time also
+#   depends on how many runnable threads it has, its CPU time does not).
+#   Sets MED_SECS[i], MED_RSS_KB[i], MED_CPU_SECS[i] (i = 0, 1, ...) in the
+#   order given.
 interleave() {
   local n=$1; shift
   local -a labels=() cmds=()
@@ -34,20 +37,22 @@ interleave() {
   cmds+=("$cur")
   local report i k
   report=$(mktemp)
-  local -a all_secs all_rss all_cpu
+  local -a all_secs all_rss all_cpu all_cpu_secs
   for ((k = 0; k < n; k++)); do
     for i in "${!cmds[@]}"; do
-      /usr/bin/time -o "$report" -f '%e %M %P' bash -c "${cmds[$i]}" >/dev/null 2>&1
-      read -r s r c <"$report"
+      /usr/bin/time -o "$report" -f '%e %M %P %U %S' bash -c "${cmds[$i]}" >/dev/null 2>&1
+      read -r s r c u y <"$report"
       all_secs[$i]+="$s "; all_rss[$i]+="$r "; all_cpu[$i]+="${c%\%} "
+      all_cpu_secs[$i]+="$(awk -v u="$u" -v y="$y" 'BEGIN{print u + y}') "
     done
   done
   rm -f "$report"
-  MED_SECS=(); MED_RSS_KB=()
+  MED_SECS=(); MED_RSS_KB=(); MED_CPU_SECS=()
   median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
   for i in "${!cmds[@]}"; do
     MED_SECS[$i]=$(echo "${all_secs[$i]}" | median)
     MED_RSS_KB[$i]=$(echo "${all_rss[$i]}" | median)
-    printf '  %-40s %8.2f s  %7d KB RSS  %5s%% CPU  (median of %d)\n' "${labels[$i]}" "${MED_SECS[$i]}" "${MED_RSS_KB[$i]}" "$(echo "${all_cpu[$i]}" | median)" "$n"
+    MED_CPU_SECS[$i]=$(echo "${all_cpu_secs[$i]}" | median)
+    printf '  %-40s %8.2f s  %7d KB RSS  %5s%% CPU  %6.2f s CPU  (median of %d)\n' "${labels[$i]}" "${MED_SECS[$i]}" "${MED_RSS_KB[$i]}" "$(echo "${all_cpu[$i]}" | median)" "${MED_CPU_SECS[$i]}" "$n"
   done
 }
