@@ -157,3 +157,76 @@ fn set_mode(path: &Path, executable: bool) -> io::Result<()> {
 fn set_mode(_: &Path, _: bool) -> io::Result<()> {
     Ok(())
 }
+
+/// Extract a whole tar archive (tar.gz, tar.xz or tar.zst) whose entries all
+/// sit below the one folder `top` into `dest_dir` (which gets `top/`): only
+/// folders and regular files, at relative paths without `..`, each once, at
+/// most `max_bytes` in all. Any link, device or stray path fails the whole
+/// extraction; the caller extracts into scratch space and moves the result.
+pub fn extract_tree(
+    archive: &Path,
+    top: &str,
+    dest_dir: &Path,
+    max_bytes: u64,
+) -> Result<(), Error> {
+    let shown = || format!("`{}`", archive.display());
+    let file = relkit_core::hash::open_regular(archive)?;
+    let each = |reader: &mut dyn Read| tree_entries(reader, top, dest_dir, max_bytes);
+    match format_of(archive)? {
+        ArchiveFormat::TarGz => each(&mut flate2::read::GzDecoder::new(file)),
+        ArchiveFormat::TarXz => each(&mut liblzma::read::XzDecoder::new(file)),
+        ArchiveFormat::TarZst => zstd::Decoder::new(file).and_then(|mut d| each(&mut d)),
+        ArchiveFormat::Zip => Err(io::Error::other("is a zip, not a tar archive")),
+    }
+    .map_err(|e| Error::invalid(shown(), format!("cannot be extracted: {e}")))
+}
+
+fn tree_entries(
+    reader: &mut dyn Read,
+    top: &str,
+    dest_dir: &Path,
+    max_bytes: u64,
+) -> io::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut left = max_bytes;
+    let mut tar = tar::Archive::new(reader);
+    for e in tar.entries()? {
+        let mut e = e?;
+        let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let path = raw.trim_end_matches('/');
+        check_relative(path).map_err(io::Error::other)?;
+        if path != top && !path.starts_with(&format!("{top}/")) {
+            return Err(io::Error::other(format!("`{raw}` is outside `{top}/`")));
+        }
+        if !seen.insert(path.to_owned()) {
+            return Err(io::Error::other(format!("`{path}` is in it twice")));
+        }
+        let dest = dest_dir.join(path);
+        let kind = e.header().entry_type();
+        if kind.is_dir() {
+            fs_err::create_dir_all(&dest)?;
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(io::Error::other(format!(
+                "`{path}` is a link or special file, not a regular file"
+            )));
+        }
+        if let Some(parent) = dest.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let mut out = fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&dest)?;
+        let copied = io::copy(&mut (&mut e).take(left + 1), &mut out)?;
+        if copied > left {
+            return Err(io::Error::other(format!(
+                "holds more than {max_bytes} bytes"
+            )));
+        }
+        left -= copied;
+        set_mode(&dest, false)?;
+    }
+    Ok(())
+}

@@ -10,11 +10,13 @@ pub use relkit_config as config;
 /// build it without the rest of relkit); re-exported under their old paths.
 pub use relkit_config::changelog;
 pub mod build;
+pub mod checkout;
 pub mod dist;
 pub mod dnf_repo;
 pub mod finalize;
 pub mod plan;
 pub mod publish_recipes;
+pub mod publish_repos;
 pub mod repo;
 pub mod version;
 
@@ -73,6 +75,8 @@ pub enum Command {
     DnfRepo(dnf_repo::DnfRepoArgs),
     /// Commit the release's Homebrew formula to a tap and Scoop manifest to a bucket.
     PublishRecipes(publish_recipes::PublishRecipesArgs),
+    /// Commit the release's APT and DNF repository trees to a Pages checkout.
+    PublishRepos(publish_repos::PublishReposArgs),
 }
 
 /// An error from whichever helper ran.
@@ -186,6 +190,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::AptRepo(a) => apt_repo::run(&a),
         Command::DnfRepo(a) => dnf_repo::run(&a),
         Command::PublishRecipes(a) => publish_recipes::run(&a),
+        Command::PublishRepos(a) => publish_repos::run(&a),
     }
 }
 

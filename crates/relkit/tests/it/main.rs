@@ -28,6 +28,8 @@ mod dnf_repo;
 
 mod repos;
 
+mod publish_repos;
+
 const BIN: &str = env!("CARGO_BIN_EXE_relkit");
 
 /// A project whose "build" copies prepared binaries into out/{os}_{arch}.

@@ -320,7 +320,7 @@ fn verify_checks_packages_and_recipes() {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(super) fn git(dir: &Path, args: &[&str]) -> String {
     let out = kit::run_ok(
         Command::new("git")
             .current_dir(dir)
@@ -334,7 +334,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A bare repository with one commit, and a clone of it to work in.
-fn remote_and_clone(d: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(super) fn remote_and_clone(d: &Path, name: &str) -> (PathBuf, PathBuf) {
     let bare = d.join(format!("{name}.git"));
     let work = d.join(name);
     git(

@@ -20,7 +20,7 @@ use super::apt_repo::{apt_get, apt_root, show};
 use super::rpm_pkg::gpg_key;
 use super::{project, relkit};
 
-const PACKAGE: &str = "[package]\n\
+pub(super) const PACKAGE: &str = "[package]\n\
 formats = [\"deb\", \"rpm\"]\n\
 repositories = [\"apt\", \"dnf\"]\n\
 maintainer = \"Jane Doe <jane@example.org>\"\n\
