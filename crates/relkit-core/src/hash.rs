@@ -130,7 +130,7 @@ impl Algo {
         match self {
             Algo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
             Algo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-            Algo::Blake3 => Hasher::Blake3(Box::new(blake3::Hasher::new())),
+            Algo::Blake3 => Hasher::Blake3(Box::default()),
         }
     }
 }
