@@ -243,7 +243,14 @@ pub struct RepoArgs {
     /// The published repositories (`DIR/apt`, `DIR/dnf`, as extracted from
     /// the last release's repository archives) to build this release's on,
     /// keeping their packages [default: start fresh].
-    #[arg(long, value_name = "DIR", env = "RELKIT_PREVIOUS_REPO")]
+    // An empty value (release.yml's env when the option is off) means
+    // none; PathBuf's own parser would refuse it.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RELKIT_PREVIOUS_REPO",
+        value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from)
+    )]
     pub previous_repo: Option<PathBuf>,
 }
 

@@ -62,7 +62,10 @@ fn publish_repos_commits_the_trees_and_the_next_release_keeps_both_versions() {
     let d = dir.path();
     let (secret, _) = gpg_key(&d.join("keys"));
     let key = [("RELKIT_TEST_GPG_KEY", secret.as_str())];
-    let out = relkit(d, &["dist"], &key);
+    // Regression: release.yml sets RELKIT_PREVIOUS_REPO empty when its
+    // Pages option is off, which clap's PathBuf parser refused ("a value
+    // is required for '--previous-repo <DIR>'").
+    let out = relkit(d, &["dist"], &[key[0], ("RELKIT_PREVIOUS_REPO", "")]);
     assert!(out.status.success(), "{}", kit::render(&out, d));
     let (pages_git, pages) = remote_and_clone(d, "pages");
     let args = [
