@@ -16,6 +16,7 @@ use serde_json::Value;
 
 mod image;
 mod recipes;
+mod repos;
 
 use crate::{
     StaticServer, bin_dir, fixtures, host_target, minisign_key, prebuilt_release, root, sha256,
