@@ -69,6 +69,11 @@ pub struct LinuxPackage {
     /// gpg key [default: none].
     #[serde(default)]
     pub repositories: Vec<Repository>,
+    /// Keep the versions the previous trees hold beside this release's
+    /// (`false`: only the newest version of each package stays, like
+    /// `relkit apt-repo/dnf-repo --only-latest`) [default: true].
+    #[serde(default = "default_true")]
+    pub repositories_keep_older: bool,
     /// The previously published trees (`DIR/apt`, `DIR/dnf`), from
     /// `relkit dist`/`relkit finalize --previous-repo DIR`; not read from
     /// relkit.toml.
@@ -176,4 +181,8 @@ impl Default for Rpm {
 
 fn default_release() -> String {
     "1".to_owned()
+}
+
+fn default_true() -> bool {
+    true
 }

@@ -85,7 +85,7 @@ impl Stage for Repositories {
                         component: "main".to_owned(),
                         origin: cfg.name.clone().unwrap_or_else(|| cx.release.name.clone()),
                         epoch: cx.release.epoch,
-                        keep_older: true,
+                        keep_older: cfg.repositories_keep_older,
                     };
                     crate::repo::build_apt(signer, &opts, previous.as_deref(), &packages, &tree)?;
                 }
@@ -95,7 +95,7 @@ impl Stage for Repositories {
                         previous.as_deref(),
                         &packages,
                         &tree,
-                        true,
+                        cfg.repositories_keep_older,
                         cx.release.epoch,
                     )?;
                 }

@@ -184,6 +184,25 @@ fn dist_publishes_signed_repositories_that_dnf_and_apt_install_from() {
         packages.contains("Version: 1.4.0\n") && packages.contains("Version: 1.5.0\n"),
         "{packages}"
     );
+
+    // `repositories-keep-older = false`: the release after keeps only itself.
+    let toml = fs_err::read_to_string(d.join("relkit.toml")).unwrap();
+    let toml = toml.replace("1.5.0", "1.6.0").replace(
+        "repositories = [",
+        "repositories-keep-older = false\nrepositories = [",
+    );
+    fs_err::write(d.join("relkit.toml"), toml).unwrap();
+    dist(d, &secret, &["--previous-repo", "next-site", "-o", "last"]);
+    let last = d.join("last-site");
+    extract(&d.join("last/tool-1.6.0-dnf-repo.tar.gz"), &last);
+    extract(&d.join("last/tool-1.6.0-apt-repo.tar.gz"), &last);
+    assert_eq!(dnf_listed(&last.join("dnf")), ["tool-1.6.0-1.x86_64.rpm"]);
+    let packages =
+        fs_err::read_to_string(last.join("apt/dists/stable/main/binary-amd64/Packages")).unwrap();
+    assert!(
+        packages.contains("Version: 1.6.0\n") && !packages.contains("Version: 1.5.0\n"),
+        "{packages}"
+    );
 }
 
 /// `relkit verify` knows the repository archives and the key: the release
