@@ -411,16 +411,7 @@ fn the_previous_tree_keeps_older_versions_and_bad_input_writes_nothing() {
         ),
     ] {
         let out = relkit(d, &args, envs);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}",
-            kit::render(&out, d)
-        );
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{name}: {stderr}");
-        assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+        super::fails_in_one_line(&out, d, name, want);
         let after: Vec<(String, Vec<u8>)> = kit::files_in(&d.join("repo"))
             .into_iter()
             .map(|f| {

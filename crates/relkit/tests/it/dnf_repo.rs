@@ -5,7 +5,6 @@
 //! reproducible, keeps older versions (or not, with `--only-latest`), and
 //! bad input fails in one line leaving the output as it was.
 
-use std::io::Read as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -29,25 +28,6 @@ const RPM: &str = "dist/tool-1.4.0-1.x86_64.rpm";
 fn dist(d: &Path, secret: &str) {
     let out = relkit(d, &["dist"], &[("RELKIT_TEST_GPG_KEY", secret)]);
     assert!(out.status.success(), "{}", kit::render(&out, d));
-}
-
-/// The package locations primary.xml lists, sorted.
-fn listed(tree: &Path) -> Vec<String> {
-    let repomd = fs_err::read_to_string(tree.join("repodata/repomd.xml")).unwrap();
-    let primary = repomd.split("<data type=\"primary\">").nth(1).unwrap();
-    let href = primary.split("<location href=\"").nth(1).unwrap();
-    let href = &href[..href.find('"').unwrap()];
-    let mut xml = String::new();
-    flate2::read::GzDecoder::new(fs_err::File::open(tree.join(href)).unwrap())
-        .read_to_string(&mut xml)
-        .unwrap();
-    let mut out: Vec<String> = xml
-        .split("<location href=\"")
-        .skip(1)
-        .map(|l| l[..l.find('"').unwrap()].to_owned())
-        .collect();
-    out.sort();
-    out
 }
 
 /// A bad-input scenario: name, arguments, environment, the error wanted.
@@ -152,11 +132,11 @@ fn the_previous_tree_keeps_older_versions_and_bad_input_writes_nothing() {
         assert!(out.status.success(), "{}", kit::render(&out, d));
     };
     ok(&["dnf-repo", "-o", "repo", "old.rpm"]);
-    assert_eq!(listed(&d.join("repo")), ["old.rpm"]);
+    assert_eq!(super::repos::dnf_listed(&d.join("repo")), ["old.rpm"]);
     // In place: the previous tree is the output.
     ok(&["dnf-repo", "--previous", "repo", "-o", "repo", new]);
     assert_eq!(
-        listed(&d.join("repo")),
+        super::repos::dnf_listed(&d.join("repo")),
         ["old.rpm", "tool-1.5.0-1.x86_64.rpm"]
     );
     ok(&[
@@ -168,7 +148,10 @@ fn the_previous_tree_keeps_older_versions_and_bad_input_writes_nothing() {
         "latest",
         new,
     ]);
-    assert_eq!(listed(&d.join("latest")), ["tool-1.5.0-1.x86_64.rpm"]);
+    assert_eq!(
+        super::repos::dnf_listed(&d.join("latest")),
+        ["tool-1.5.0-1.x86_64.rpm"]
+    );
     assert!(!d.join("latest/old.rpm").exists());
 
     // Bad input: one line naming the file, exit 1, the repository as it was.
@@ -238,16 +221,7 @@ fn the_previous_tree_keeps_older_versions_and_bad_input_writes_nothing() {
     fs_err::remove_file(d.join("latest/tool-1.5.0-1.x86_64.rpm")).unwrap();
     for (name, args, envs, want) in cases {
         let out = relkit(d, &args, envs);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}",
-            kit::render(&out, d)
-        );
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{name}: {stderr}");
-        assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+        super::fails_in_one_line(&out, d, name, want);
         assert!(
             snapshot(&d.join("repo")) == before,
             "{name} changed the repository"

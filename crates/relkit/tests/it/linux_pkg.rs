@@ -115,16 +115,7 @@ fn bad_package_settings_fail_in_one_line_and_write_nothing() {
         fs_err::write(d.join("relkit.toml"), text).unwrap();
         kit::write(&d.join("dist/keep.txt"), b"mine", 0o644);
         let out = relkit(d, &["dist"], &[]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}",
-            kit::render(&out, d)
-        );
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{name}: {stderr}");
-        assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+        super::fails_in_one_line(&out, d, name, want);
         assert_eq!(
             kit::files_in(&d.join("dist")),
             ["keep.txt"],

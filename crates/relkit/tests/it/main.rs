@@ -63,6 +63,21 @@ binary-dir = "out/{{os}}_{{arch}}"
     dir
 }
 
+/// A bad-input case `name` ended as bad input must: exit 1 and exactly one
+/// `error:` line, which says `want`.
+fn fails_in_one_line(out: &Output, d: &Path, name: &str, want: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{name}: {}",
+        kit::render(out, d)
+    );
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{name}: {stderr}");
+    assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+}
+
 fn relkit(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = kit::command(BIN);
     cmd.current_dir(dir).args(args);

@@ -64,7 +64,7 @@ fn extract(archive: &Path, site: &Path) {
 }
 
 /// Package locations a DNF tree's primary.xml lists, sorted.
-fn dnf_listed(tree: &Path) -> Vec<String> {
+pub(super) fn dnf_listed(tree: &Path) -> Vec<String> {
     let repomd = fs_err::read_to_string(tree.join("repodata/repomd.xml")).unwrap();
     let primary = repomd.split("<data type=\"primary\">").nth(1).unwrap();
     let href = primary.split("<location href=\"").nth(1).unwrap();
@@ -286,16 +286,7 @@ fn bad_repository_settings_fail_in_one_line_and_write_nothing() {
     for (name, config, args, env, want) in cases {
         fs_err::write(d.join("relkit.toml"), &config).unwrap();
         let out = relkit(d, &args, env);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}",
-            kit::render(&out, d)
-        );
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{name}: {stderr}");
-        assert!(errors[0].contains(want), "{name}: {}", errors[0]);
+        super::fails_in_one_line(&out, d, name, want);
         let written = kit::files_in(&d.join("dist"));
         assert!(
             written.iter().all(|f| f.starts_with('.')),
