@@ -33,6 +33,17 @@ pub(crate) struct GitHttp {
 }
 
 /// The basic-auth header value GitHub takes a token in.
+/// `git rev-parse REV` in a bare repository the server serves.
+pub(crate) fn rev_parse(bare: &Path, rev: &str) -> String {
+    let out = Command::new("git")
+        .current_dir(bare)
+        .args(["rev-parse", rev])
+        .output()
+        .expect("git rev-parse");
+    assert!(out.status.success(), "{}", crate::text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub(crate) fn basic(token: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
 }

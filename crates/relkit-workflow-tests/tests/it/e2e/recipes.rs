@@ -9,21 +9,10 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{Caller, act, git, setup_caller, the_release};
-use crate::git_http::{GitHttp, basic};
+use crate::git_http::{GitHttp, basic, rev_parse};
 use crate::{sha256, text};
 
 const RECIPES_TOKEN: &str = "e2e-recipes-token-3b9d0c";
-
-/// `git rev-parse main` in a bare repository.
-fn head(bare: &Path) -> String {
-    let out = Command::new("git")
-        .current_dir(bare)
-        .args(["rev-parse", "main"])
-        .output()
-        .expect("git rev-parse");
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// A fresh clone of a bare repository, and the subjects of its commits.
 fn clone(bare: &Path, dest: &Path) -> Vec<String> {
@@ -149,7 +138,7 @@ fn recipes_are_committed_to_the_tap_and_bucket_with_the_token_once() {
     }
 
     // A re-run of the same release commits and pushes nothing.
-    let heads = (head(&tap), head(&bucket));
+    let heads = (rev_parse(&tap, "main"), rev_parse(&bucket, "main"));
     let out = act(&e);
     assert!(
         out.status.success(),
@@ -157,7 +146,11 @@ fn recipes_are_committed_to_the_tap_and_bucket_with_the_token_once() {
         text(&out)
     );
     let log2 = text(&out);
-    assert_eq!((head(&tap), head(&bucket)), heads, "the re-run committed");
+    assert_eq!(
+        (rev_parse(&tap, "main"), rev_parse(&bucket, "main")),
+        heads,
+        "the re-run committed"
+    );
     assert_eq!(
         (
             pushes(&server, "acme/homebrew-tap"),

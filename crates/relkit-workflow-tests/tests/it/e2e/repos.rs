@@ -6,25 +6,13 @@
 //! through release.yml builds on it and `relkit publish-repos` commits the
 //! new tree there, once.
 
-use std::path::Path;
 use std::process::Command;
 
 use super::{Caller, TOKEN, act, git, gpg_key, setup_caller, the_release};
-use crate::git_http::{GitHttp, basic};
+use crate::git_http::{GitHttp, basic, rev_parse};
 use crate::{bin_dir, text};
 
 const RELKIT_TOML: &[u8] = b"name = \"sample\"\nbinaries = [\"sample\"]\n\n[package]\nformats = [\"deb\"]\nrepositories = [\"apt\"]\nmaintainer = \"Jane Doe <jane@example.org>\"\ndescription = \"A sample CLI\"\nlicense = \"MIT\"\n\n[sign]\ngpg-import-key-env = \"RELKIT_GPG_PRIVATE_KEY\"\n";
-
-/// `git rev-parse gh-pages` in a bare repository.
-fn pages_head(bare: &Path) -> String {
-    let out = Command::new("git")
-        .current_dir(bare)
-        .args(["rev-parse", "gh-pages"])
-        .output()
-        .expect("git rev-parse");
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run");
@@ -141,7 +129,7 @@ fn the_release_commits_its_apt_tree_to_the_pages_branch_once() {
     }
 
     // A re-run of the same release commits nothing.
-    let before = pages_head(&bare);
+    let before = rev_parse(&bare, "gh-pages");
     let out = act(&e);
     assert!(
         out.status.success(),
@@ -149,7 +137,7 @@ fn the_release_commits_its_apt_tree_to_the_pages_branch_once() {
         text(&out)
     );
     let log2 = text(&out);
-    assert_eq!(pages_head(&bare), before, "the re-run committed");
+    assert_eq!(rev_parse(&bare, "gh-pages"), before, "the re-run committed");
     assert!(
         log2.contains("site/apt already hold this release's repositories"),
         "{log2}"
